@@ -1,0 +1,305 @@
+"""The one door into the engine: `load_pipeline()` and the `Pipeline` it returns.
+
+    pipeline = facestudio.load_pipeline()            # device: arg > $FACESTUDIO_DEVICE > auto
+    faces = pipeline.detect(image)                   # list[Face]
+    mask = pipeline.segment(image)                   # HxW uint8, 255 = occluded
+    fixed = pipeline.inpaint(image, mask)            # HxWx3 uint8, bit-identical outside the mask
+    result = pipeline.auto_fix(image)                # .image .mask .faces .metrics
+    vector = pipeline.embed(image)                   # float32, L2-normalised identity
+
+Images are HxWx3 uint8 RGB of any size. Models load on first use from the weights folder and stay
+loaded; `detect()` and method "telea" need no weights at all. One inference runs at a time per
+Pipeline (a lock), so a GUI worker thread and the caller can share one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from facestudio.alignment import (
+    crop_coverage,
+    crop_footprint,
+    crop_mask,
+    mask_to_photo,
+    similarity_scale,
+    similarity_to_canonical,
+)
+from facestudio.blend import grow_mask, paste_back
+from facestudio.classic import telea_inpaint
+from facestudio.devices import resolve_device
+from facestudio.faces import Face, FaceCrop, FaceDetector, HaarFaceDetector, face_crop, whole_image_face
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+WEIGHTS_ENV = "FACESTUDIO_WEIGHTS"
+METHODS = ("gan", "telea")
+MODEL_SIZE = 128  # segmenter and encoder input side; the generator also runs at 256
+GENERATOR_SIZES = (128, 256)
+# Feathering and mask growth scale with the face: a fraction of the aligned crop's side in the
+# photo (3 px at 128 px).
+FEATHER_FRACTION = 3.0 / 128.0
+GROW_FRACTION = 3.0 / 128.0
+
+
+@dataclass(eq=False)
+class AutoFixResult:
+    """What `Pipeline.auto_fix` found and made.
+
+    image: the fixed photo (HxWx3 uint8); mask: the segmenter's mask (HxW uint8, 255 = occluded),
+    before any growing; faces: the detected faces (empty when the whole photo was taken as one);
+    metrics: faces, mask_area_pct, ms, method, device, identity_similarity.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    faces: list[Face]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def default_weights_dir() -> Path:
+    """$FACESTUDIO_WEIGHTS, else resources/weights at the repository root (or next to the package)."""
+    override = os.environ.get(WEIGHTS_ENV)
+    if override:
+        return Path(override)
+    package = Path(__file__).resolve().parent
+    candidates = [package.parent / "resources" / "weights", package / "resources" / "weights"]
+    return next((path for path in candidates if path.is_dir()), candidates[0])
+
+
+def load_pipeline(device: str | None = None, weights_dir: str | os.PathLike | None = None) -> Pipeline:
+    """A Pipeline on `device` ("cpu", "cuda", "auto"; None: $FACESTUDIO_DEVICE, else auto).
+
+    Raises devices.DeviceError when CUDA is asked for but unavailable. Weights are not read until a
+    model is first needed; a missing or bad checkpoint then raises CheckpointError naming the file.
+    """
+    folder = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    return Pipeline(device=resolve_device(device), weights_dir=folder)
+
+
+class Pipeline:
+    """Face detection, occlusion segmentation, identity encoding and inpainting on photos."""
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        weights_dir: str | os.PathLike | None = None,
+        detector: FaceDetector | None = None,
+        generator_size: int = MODEL_SIZE,
+    ) -> None:
+        if generator_size not in GENERATOR_SIZES:
+            raise ValueError(f"generator_size must be one of {GENERATOR_SIZES}, got {generator_size}")
+        self.device = device
+        self.weights_dir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+        self.detector: FaceDetector = detector if detector is not None else HaarFaceDetector()
+        self.generator_size = generator_size
+        self._models: dict[str, nn.Module] = {}
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------------------------ models
+    def model(self, kind: str) -> nn.Module:
+        """The loaded "segmenter", "encoder" or "generator" (loaded from `<weights_dir>/<kind>.pt` once)."""
+        with self._lock:
+            if kind not in self._models:
+                from facestudio.models.checkpoint import load_checkpoint
+
+                network, _ = load_checkpoint(self.weights_dir / f"{kind}.pt", expected_kind=kind, device=self.device)
+                self._models[kind] = network.eval()
+            return self._models[kind]
+
+    def load_models(self, kinds: tuple[str, ...] = ("segmenter", "encoder", "generator")) -> None:
+        """Load models now rather than on first use (to report weight problems early, or time runs)."""
+        for kind in kinds:
+            self.model(kind)
+
+    # ---------------------------------------------------------------------------------- public API
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in the photo, best first (empty when none is found)."""
+        _check_image(image)
+        return self.detector.detect(image)
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """HxW uint8 occlusion mask (255 = occluded): the union of every face's segmentation."""
+        _check_image(image)
+        with self._lock:
+            return self._segment(image, self._faces_or_whole(image))
+
+    def embed(self, image: np.ndarray) -> np.ndarray:
+        """Identity vector (float32, unit L2 norm) of the largest face, or of the photo as a face."""
+        _check_image(image)
+        faces = self._faces_or_whole(image)
+        largest = max(faces, key=lambda face: face.area)
+        with self._lock:
+            return self._embed_crops([face_crop(image, largest, MODEL_SIZE).image])[0]
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, method: str = "gan", size: int | None = None) -> np.ndarray:
+        """The photo with the mask's 255 pixels filled; every other pixel is returned unchanged.
+
+        "gan": each face crop (`size` px, default the pipeline's generator_size) that covers part of
+        the hole is filled by the generator, conditioned on the face's identity vector; hole pixels
+        no face crop covers fall back to Telea. "telea": OpenCV Telea everywhere.
+        """
+        _check_image(image)
+        _check_mask(mask, image)
+        _check_method(method)
+        with self._lock:
+            return self._inpaint(image, mask, method, None, size or self.generator_size)
+
+    def auto_fix(
+        self, image: np.ndarray, method: str = "gan", grow_px: int | None = None, size: int | None = None
+    ) -> AutoFixResult:
+        """Detect faces, segment what hides them, grow the mask by `grow_px` (default: 3 px per 128 px
+        of face crop) and fill it. The result's mask is the segmenter's, before growing."""
+        _check_image(image)
+        _check_method(method)
+        started = time.perf_counter()
+        with self._lock:
+            detected = self.detector.detect(image)
+            faces = detected or [whole_image_face(image)]
+            mask = self._segment(image, faces)
+            if grow_px is None:
+                grow_px = _default_grow_px(faces)
+            fill_mask = grow_mask(mask, grow_px)
+            result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size)
+            similarity = self._identity_similarity(image, result, faces)
+        metrics = {
+            "faces": len(detected),
+            "mask_area_pct": 100.0 * float(np.count_nonzero(mask)) / mask.size,
+            "ms": (time.perf_counter() - started) * 1000.0,
+            "method": method,
+            "device": self.device,
+            "identity_similarity": similarity,
+        }
+        return AutoFixResult(image=result, mask=mask, faces=detected, metrics=metrics)
+
+    # ---------------------------------------------------------------------------------- internals
+    def _faces_or_whole(self, image: np.ndarray) -> list[Face]:
+        return self.detector.detect(image) or [whole_image_face(image)]
+
+    def _segment(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
+        import torch
+
+        crops = [face_crop(image, face, MODEL_SIZE) for face in faces]
+        segmenter = self.model("segmenter")
+        with torch.inference_mode():
+            logits = segmenter(self._to_tensor([crop.image for crop in crops]))
+        crop_masks = (logits[:, 0] > 0).to("cpu").numpy()
+        mask = np.zeros(image.shape[:2], dtype=np.uint8)
+        for crop, occluded in zip(crops, crop_masks):
+            mask_to_photo(occluded.astype(np.uint8) * 255, crop.matrix, image.shape, out=mask)
+        return mask
+
+    def _embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Nx`D` float32 unit vectors for MODEL_SIZE crops."""
+        import torch
+
+        encoder = self.model("encoder")
+        with torch.inference_mode():
+            vectors = encoder(self._to_tensor(crops)).float().to("cpu").numpy()
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def _inpaint(
+        self, image: np.ndarray, mask: np.ndarray, method: str, faces: list[Face] | None, size: int
+    ) -> np.ndarray:
+        hole = mask > 0
+        if not hole.any():
+            return image.copy()
+        if method == "telea":
+            return telea_inpaint(image, mask)
+        if size not in GENERATOR_SIZES:
+            raise ValueError(f"size must be one of {GENERATOR_SIZES}, got {size}")
+        faces = faces if faces is not None else self._faces_or_whole(image)
+
+        # Which faces' crops reach into the hole, and which hole pixels no crop covers.
+        covered = np.zeros(hole.shape, dtype=bool)
+        jobs = []
+        for face in faces:
+            crop = face_crop(image, face, size)
+            hole_crop = crop_mask(mask, crop.matrix, size, threshold=1)
+            if not hole_crop.any():
+                continue
+            x0, y0, x1, y1 = footprint = crop_footprint(crop.matrix, size, image.shape)
+            covered[y0:y1, x0:x1] |= crop_coverage(crop.matrix, size, footprint)
+            jobs.append((face, crop, hole_crop))
+
+        uncovered = hole & ~covered
+        result = telea_inpaint(image, uncovered.astype(np.uint8) * 255) if uncovered.any() else image.copy()
+        if not jobs:
+            return result
+        filled = self._generate(image, jobs)
+        for (_, crop, _), fill in zip(jobs, filled):
+            feather = FEATHER_FRACTION * crop.size / similarity_scale(crop.matrix)
+            result = paste_back(result, fill, crop.matrix, mask, feather_px=feather)
+        return result
+
+    def _generate(self, image: np.ndarray, jobs: list[tuple[Face, FaceCrop, np.ndarray]]) -> list[np.ndarray]:
+        """Generator fills (composited with the known pixels) for each (face, crop, hole) job."""
+        import torch
+
+        identity_crops = [
+            crop.image if crop.size == MODEL_SIZE else face_crop(image, face, MODEL_SIZE).image
+            for face, crop, _ in jobs
+        ]
+        generator = self.model("generator")
+        with torch.inference_mode():
+            identity = torch.from_numpy(self._embed_crops(identity_crops)).to(self.device)
+            pixels = self._to_tensor([crop.image for _, crop, _ in jobs])
+            holes = torch.from_numpy(np.stack([hole for _, _, hole in jobs]) > 0).to(self.device)
+            holes = holes[:, None].to(pixels.dtype)
+            known = pixels * (1.0 - holes)
+            predicted = generator(known, holes, identity)
+            composite = predicted * holes + known
+            out = ((composite.clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
+        return list(out.permute(0, 2, 3, 1).to("cpu").numpy())
+
+    def _identity_similarity(self, before: np.ndarray, after: np.ndarray, faces: list[Face]) -> float:
+        """Mean cosine between encoder vectors of each face before and after the fix."""
+        crops_before = [face_crop(before, face, MODEL_SIZE).image for face in faces]
+        crops_after = [face_crop(after, face, MODEL_SIZE).image for face in faces]
+        vectors = self._embed_crops(crops_before + crops_after)
+        count = len(faces)
+        return float(np.clip(np.mean(np.sum(vectors[:count] * vectors[count:], axis=1)), -1.0, 1.0))
+
+    def _to_tensor(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """NCHW float32 in [-1, 1] on the pipeline's device from HxWx3 uint8 crops."""
+        import torch
+
+        batch = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).to(self.device)
+        return batch.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def _default_grow_px(faces: list[Face]) -> int:
+    """Mask growth in photo px: GROW_FRACTION of the median face crop's side in the photo."""
+    sides = [MODEL_SIZE / similarity_scale(similarity_to_canonical(face.landmarks, MODEL_SIZE)) for face in faces]
+    return max(1, int(round(GROW_FRACTION * float(np.median(sides)))))
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        described = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {described}")
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise ValueError(f"image is too small ({image.shape[1]}x{image.shape[0]} px)")
+
+
+def _check_mask(mask: np.ndarray, image: np.ndarray) -> None:
+    if not isinstance(mask, np.ndarray) or mask.ndim != 2:
+        raise ValueError("expected an HxW mask (uint8, 255 = hole)")
+    if mask.shape != image.shape[:2]:
+        raise ValueError(
+            f"mask is {mask.shape[1]}x{mask.shape[0]} px but the image is {image.shape[1]}x{image.shape[0]} px"
+        )
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
