@@ -95,7 +95,7 @@ def save_checkpoint(
         raise TypeError(f"{type(model).__name__} has no `config` dict of constructor arguments")
     full_metadata = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     full_metadata.update(metadata or {})

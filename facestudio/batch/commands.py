@@ -1,0 +1,197 @@
+"""`facestudio fix` and `facestudio batch`: argument parsing and console output over the batch engine.
+
+facestudio/cli.py builds the sub-parsers and calls add_*_arguments / run_*. Exit codes: 0 every
+photo done (or skipped), 1 some photo failed, 2 the run could not start, 130 interrupted (Ctrl+C).
+A bad photo is one line on stderr, "<file>: <reason>"; tracebacks are kept for bugs (report.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from facestudio.batch.engine import (
+    CANCELLED,
+    DONE,
+    EXISTING_POLICIES,
+    FAILED,
+    METHODS,
+    SKIPPED,
+    BatchError,
+    BatchJob,
+    BatchOptions,
+    FileOutcome,
+    OutputsExistError,
+)
+from facestudio.batch.plan import BatchItem, PlanError, plan_files, plan_folder
+from facestudio.batch.report import RunReport, run_settings
+
+EXIT_OK = 0
+EXIT_FAILED_FILES = 1
+EXIT_CANNOT_START = 2
+EXIT_INTERRUPTED = 130
+
+
+def add_fix_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `facestudio fix INPUT... -o OUTDIR`."""
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="photos and/or folders of photos")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
+                        help="folder for <stem>.png (result) and <stem>.mask.png (mask, 255 = occluded)")
+    parser.add_argument("--masks", type=Path, metavar="MASKDIR",
+                        help="use MASKDIR/<stem>.png (white = fill) instead of finding the occlusion")
+    _add_common_arguments(parser)
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `facestudio batch IN_DIR OUT_DIR`."""
+    parser.add_argument("input_dir", type=Path, metavar="IN_DIR", help="folder of photos")
+    parser.add_argument("output_dir", type=Path, metavar="OUT_DIR",
+                        help="results mirror IN_DIR's tree; report.csv and report.json go here")
+    parser.add_argument("--masks", type=Path, metavar="DIR",
+                        help="use DIR/<same sub-folder>/<stem>.png (white = fill) instead of finding the occlusion")
+    parser.add_argument("--recursive", action="store_true", help="also process the photos in sub-folders")
+    parser.add_argument("--existing", choices=EXISTING_POLICIES, default=None,
+                        help="photos whose outputs exist: skip them, overwrite them, or stop before starting "
+                             "(default: stop)")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish an interrupted run: skip photos whose outputs are complete (--existing skip)")
+    parser.add_argument("--no-identity", dest="identity", action="store_false",
+                        help="do not measure how far each fixed face moved from the original's identity")
+    _add_common_arguments(parser)
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options fix and batch share; --device is facestudio.cli's common option (read as args.device)."""
+    parser.add_argument("--method", choices=METHODS, default="gan",
+                        help="gan: the trained inpainter (default); telea: OpenCV's classical fill")
+    parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
+                        help="folder of model checkpoints (default: the shipped weights)")
+    parser.add_argument("--jobs", type=_non_negative_int, default=2, metavar="N",
+                        help="threads decoding and encoding photos beside the model work (default 2; 0: none)")
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    """Fix the given photos into args.output; returns the exit code."""
+    try:
+        items = plan_files(args.inputs, args.output, masks_dir=args.masks)
+        _make_folder(args.output)
+    except PlanError as error:
+        return _cannot_start("fix", error)
+    if not items:
+        return _cannot_start("fix", "no photos found in the given inputs (" + ", ".join(map(str, args.inputs)) + ")")
+    options = BatchOptions(
+        args.method, _device(args), args.weights, existing="overwrite", jobs=args.jobs, identity=False
+    )
+    job = BatchJob(items, options)
+    done = failed = 0
+    outcomes = job.run()
+    try:
+        for outcome in outcomes:
+            if outcome.status == FAILED:
+                failed += 1
+                print(outcome.line, file=sys.stderr, flush=True)
+            elif outcome.status == DONE:
+                done += 1
+    except BatchError as error:
+        return _cannot_start("fix", error)
+    except KeyboardInterrupt:
+        print("facestudio fix: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        outcomes.close()
+    print(f"{done} fixed, {failed} failed; results in {args.output}")
+    return EXIT_FAILED_FILES if failed else EXIT_OK
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """Process a folder into a mirrored output tree with a progress bar and a report; returns the exit code."""
+    existing = args.existing or ("skip" if args.resume else "stop")
+    if args.resume and existing != "skip":
+        return _cannot_start("batch", f"--resume skips finished photos: it cannot go with --existing {existing}")
+    try:
+        items = plan_folder(args.input_dir, args.output_dir, recursive=args.recursive, masks_dir=args.masks)
+        _make_folder(args.output_dir)
+    except PlanError as error:
+        return _cannot_start("batch", error)
+    options = BatchOptions(args.method, _device(args), args.weights, existing, args.jobs, args.identity)
+    job = BatchJob(items, options)
+    report = RunReport(
+        args.output_dir, run_settings(args.input_dir, args.output_dir, args.recursive, args.masks, options)
+    )
+    try:
+        interrupted = _run_with_progress(job, report)
+    except OutputsExistError as error:
+        return _cannot_start("batch", f"{error}; use --resume to skip finished photos or --existing overwrite")
+    except BatchError as error:
+        return _cannot_start("batch", error)
+    if interrupted:
+        report.cancelled = True
+        _add_unreported(report, items, "run interrupted")
+    try:
+        csv_path, _ = report.write()
+    except OSError as error:
+        print(f"facestudio batch: {args.output_dir}: could not write the report ({error.strerror or error})",
+              file=sys.stderr)
+        return EXIT_FAILED_FILES
+    counts = report.counts
+    print(
+        f"facestudio batch: {counts.get(DONE, 0)} done, {counts.get(FAILED, 0)} failed, "
+        f"{counts.get(SKIPPED, 0)} skipped{', interrupted' if interrupted else ''}; report {csv_path}",
+        file=sys.stderr,
+    )
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED_FILES if counts.get(FAILED) else EXIT_OK
+
+
+def _run_with_progress(job: BatchJob, report: RunReport) -> bool:
+    """Run `job` into `report` behind a tqdm bar (shown on a terminal); True when Ctrl+C stopped it."""
+    from tqdm import tqdm
+
+    outcomes = job.run()
+    with tqdm(total=job.total, unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True) as progress:
+        try:
+            for outcome in outcomes:
+                report.add(outcome)
+                progress.update(1)
+                if outcome.status == FAILED:
+                    progress.write(outcome.line, file=sys.stderr)
+        except KeyboardInterrupt:
+            return True
+        finally:
+            outcomes.close()
+    return False
+
+
+def _add_unreported(report: RunReport, items: list[BatchItem], reason: str) -> None:
+    reported = {outcome.index for outcome in report.outcomes}
+    for index, item in enumerate(items):
+        if index not in reported:
+            report.add(FileOutcome(index, item, CANCELLED, reason))
+
+
+def _device(args: argparse.Namespace) -> str | None:
+    return getattr(args, "device", None)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PlanError(f"{folder}: cannot create the output folder ({error.strerror or error})") from None
+
+
+def _cannot_start(command: str, error: object) -> int:
+    print(f"facestudio {command}: {error}", file=sys.stderr)
+    return EXIT_CANNOT_START
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, not {value}")
+    return value

@@ -1,0 +1,427 @@
+"""The one batch engine behind `facestudio fix`, `facestudio batch` and the GUI's batch dialog.
+
+`BatchJob.run()` yields one `FileOutcome` per planned photo (done, failed, skipped or cancelled)
+and never raises for a bad file: a photo that cannot be read, processed or written becomes a failed
+outcome with a one-line reason and the run goes on. The models load once per run (one Pipeline).
+
+Decoding and encoding overlap with the model work: `jobs` reader threads decode the next photos
+while the current one is on the model, and `jobs` writer threads encode finished results, with at
+most `jobs` photos waiting on each side so a folder of 40-megapixel photos stays within memory.
+Inputs are never written (the plan refuses outputs that land on inputs, and every write passes the
+inputs as protected); every output is written atomically, so a run killed at any moment leaves
+whole files or none, and the next run removes the temporary files a killed run left.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from facestudio.batch.plan import BatchItem, remove_stale_temporaries
+from facestudio.imageio import ImageReadError, ImageWriteError, read_image, read_mask, write_image
+
+METHODS = ("gan", "telea")
+EXISTING_POLICIES = ("skip", "overwrite", "stop")
+
+DONE = "done"
+FAILED = "failed"
+SKIPPED = "skipped"
+CANCELLED = "cancelled"
+
+FACE_CONTEXT = 0.2  # identity crops: the detector's box plus this fraction of its size on each side
+# auto_fix metrics that the report already holds (faces, mask_percent, ms) or records per run.
+_REPORTED_ELSEWHERE = frozenset({"faces", "ms", "mask_area_pct", "method", "device"})
+
+
+class BatchError(Exception):
+    """The run as a whole cannot go on (e.g. the models failed to load); str() is one line."""
+
+
+class OutputsExistError(BatchError):
+    """Policy "stop" found outputs of an earlier run; nothing was written."""
+
+
+class _Pipeline(Protocol):
+    """The part of facestudio.api.Pipeline a batch uses."""
+
+    def auto_fix(self, image: np.ndarray, method: str = ...) -> Any: ...
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, method: str = ...) -> np.ndarray: ...
+
+    def detect(self, image: np.ndarray) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a run processes its photos.
+
+    existing: what to do with a photo whose outputs already exist: "skip" it when both outputs are
+    there (what --resume does), "overwrite" them, or "stop" before anything is written.
+    jobs: reader and writer threads beside the model; 0 does everything in the calling thread.
+    identity: compare each fixed face with the original when facestudio.identity is importable.
+    """
+
+    method: str = "gan"
+    device: str | None = None
+    weights_dir: Path | None = None
+    existing: str = "stop"
+    jobs: int = 2
+    identity: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.existing not in EXISTING_POLICIES:
+            raise ValueError(f"unknown existing-output policy {self.existing!r}: use {', '.join(EXISTING_POLICIES)}")
+        if self.jobs < 0:
+            raise ValueError(f"jobs must be 0 or more, not {self.jobs}")
+
+
+@dataclass(frozen=True)
+class FaceIdentity:
+    """How far a fixed face moved from the original in identity space (facestudio.identity.compare)."""
+
+    box: tuple[int, int, int, int]
+    distance: float
+    threshold: float
+    same: bool
+    backend: str
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one photo. Times are milliseconds; `ms` is the model work alone."""
+
+    index: int
+    item: BatchItem
+    status: str
+    reason: str = ""
+    faces: int | None = None
+    mask_percent: float | None = None
+    figures: Mapping[str, float] = field(default_factory=dict)
+    identity: tuple[FaceIdentity, ...] = ()
+    ms: float | None = None
+    read_ms: float | None = None
+    write_ms: float | None = None
+    traceback: str | None = None
+
+    @property
+    def line(self) -> str:
+        """The one line a person sees for a failed photo: "<file>: <reason>"."""
+        return f"{self.item.source}: {self.reason}"
+
+
+@dataclass
+class _Loaded:
+    image: np.ndarray
+    user_mask: np.ndarray | None
+    read_ms: float
+
+
+@dataclass
+class _Fixed:
+    image: np.ndarray
+    mask: np.ndarray
+    faces: int | None
+    figures: dict[str, float]
+    identity: tuple[FaceIdentity, ...]
+    ms: float
+    read_ms: float
+    note: str
+
+
+class BatchJob:
+    """A planned run: `run()` yields a FileOutcome per item, in about the plan's order.
+
+    Pass `pipeline` to reuse models already loaded (the GUI, benchmarks); otherwise the first photo
+    that needs them loads them, once, with `options.device` and `options.weights_dir`.
+    """
+
+    def __init__(
+        self, items: Sequence[BatchItem], options: BatchOptions | None = None, *, pipeline: _Pipeline | None = None
+    ) -> None:
+        self.items = list(items)
+        self.options = options or BatchOptions()
+        self.pipeline = pipeline
+        self._compare: Callable[..., Any] | None | bool = None if self.options.identity else False
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    def existing_outputs(self) -> list[BatchItem]:
+        """Items with at least one output already on disk."""
+        return [item for item in self.items if item.problem is None and item.any_output_exists()]
+
+    def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[FileOutcome]:
+        """Process every item; `should_stop()` is polled between photos to cancel the run.
+
+        Raises OutputsExistError (before any write) when outputs exist under policy "stop", and
+        BatchError when the models cannot be loaded. Closing the iterator early waits for the
+        writes already under way, so every output on disk is whole.
+        """
+        stop = should_stop or (lambda: False)
+        if self.options.existing == "stop":
+            clashing = self.existing_outputs()
+            if clashing:
+                raise OutputsExistError(
+                    f"{clashing[0].result_path}: output already exists "
+                    f"({len(clashing)} photo(s) already have outputs in the output folder)"
+                )
+        remove_stale_temporaries(self.items)
+        work = []
+        for index, item in enumerate(self.items):
+            if item.problem is not None:
+                yield FileOutcome(index, item, FAILED, item.problem)
+            elif self.options.existing == "skip" and item.outputs_complete():
+                yield FileOutcome(index, item, SKIPPED, "outputs already complete")
+            else:
+                work.append((index, item))
+        if work and not stop():
+            self._ensure_pipeline()
+        yield from self._process_all(work, stop)
+
+    def _ensure_pipeline(self) -> None:
+        """Load the pipeline and, now rather than on the first photo, the models this run needs."""
+        try:
+            if self.pipeline is None:
+                from facestudio.api import load_pipeline
+
+                self.pipeline = load_pipeline(device=self.options.device, weights_dir=self.options.weights_dir)
+            load_models = getattr(self.pipeline, "load_models", None)
+            if load_models is not None:
+                load_models(self._models_needed())
+        except Exception as error:  # any failure here is the run's, reported as one line
+            raise BatchError(f"could not load the models: {error}") from error
+
+    def _models_needed(self) -> tuple[str, ...]:
+        """auto_fix segments and scores identity with the encoder; "gan" fills with the generator."""
+        with_masks = any(item.user_mask_path is not None for item in self.items)
+        kinds = [] if with_masks else ["segmenter", "encoder"]
+        if self.options.method == "gan":
+            kinds += ["encoder", "generator"]
+        return tuple(dict.fromkeys(kinds))
+
+    def _process_all(self, work: list[tuple[int, BatchItem]], stop: Callable[[], bool]) -> Iterator[FileOutcome]:
+        jobs = self.options.jobs
+        reader = ThreadPoolExecutor(jobs, thread_name_prefix="batch-read") if jobs else _InlineExecutor()
+        writer = ThreadPoolExecutor(jobs, thread_name_prefix="batch-write") if jobs else _InlineExecutor()
+        queue = deque(work)
+        reads: deque[tuple[int, BatchItem, Future]] = deque()
+        writes: deque[Future] = deque()
+
+        def prefetch() -> None:
+            while queue and len(reads) < max(jobs, 1):
+                index, item = queue.popleft()
+                reads.append((index, item, reader.submit(_read, index, item)))
+
+        try:
+            while not stop():
+                prefetch()
+                if not reads:
+                    break
+                index, item, pending = reads.popleft()
+                if jobs:
+                    prefetch()
+                loaded = pending.result()
+                pending = None  # the future holds the decoded photo too
+                if isinstance(loaded, FileOutcome):
+                    yield loaded
+                else:
+                    fixed = self._fix(index, item, loaded)
+                    del loaded  # the original is not needed once fixed: keep one fewer photo in memory
+                    if isinstance(fixed, FileOutcome):
+                        yield fixed
+                    else:
+                        writes.append(writer.submit(_write, index, item, fixed))
+                while writes and (writes[0].done() or len(writes) > jobs):
+                    yield writes.popleft().result()
+            while writes:
+                yield writes.popleft().result()
+            for index, item, pending in reads:
+                pending.cancel()
+                yield FileOutcome(index, item, CANCELLED, "run cancelled")
+            for index, item in queue:
+                yield FileOutcome(index, item, CANCELLED, "run cancelled")
+        finally:
+            reader.shutdown(wait=True, cancel_futures=True)
+            writer.shutdown(wait=True)
+
+    def _fix(self, index: int, item: BatchItem, loaded: _Loaded) -> _Fixed | FileOutcome:
+        """Run the models on one photo; any failure becomes a failed outcome, never an exception."""
+        image = loaded.image
+        started = time.perf_counter()
+        try:
+            if loaded.user_mask is not None:
+                mask = loaded.user_mask
+                result = self.pipeline.inpaint(image, mask, method=self.options.method)
+                faces, figures = None, {}
+            else:
+                fixed = self.pipeline.auto_fix(image, method=self.options.method)
+                result, mask, faces, figures = fixed.image, fixed.mask, fixed.faces, dict(fixed.metrics or {})
+            _check_shapes(image, result, mask)
+            identity, note = self._identity(image, result, faces)
+        except Exception as error:  # one photo's failure must not end the run
+            return _failure(index, item, error, f"{image.shape[1]}x{image.shape[0]} px", read_ms=loaded.read_ms)
+        ms = (time.perf_counter() - started) * 1000.0
+        return _Fixed(
+            image=result,
+            mask=mask,
+            faces=None if faces is None else len(faces),
+            figures=_plain_figures(figures),
+            identity=identity,
+            ms=ms,
+            read_ms=loaded.read_ms,
+            note=note,
+        )
+
+    def _identity(self, original: np.ndarray, result: np.ndarray, faces: list[Any] | None) -> tuple[tuple, str]:
+        """Compare each face before and after the fix; empty when the identity module is not installed.
+
+        Returns the per-face figures and a note for the report when they could not be measured.
+        A backend that cannot run here turns the check off for the rest of the run.
+        """
+        compare = self._identity_function()
+        if compare is None:
+            return (), ""
+        height, width = original.shape[:2]
+        measured = []
+        try:
+            if faces is None:
+                faces = self.pipeline.detect(original)
+            boxes = [_face_region(face.box, width, height) for face in faces] or [(0, 0, width, height)]
+            for x, y, w, h in boxes:
+                verdict = compare(original[y : y + h, x : x + w], result[y : y + h, x : x + w], pipeline=self.pipeline)
+                measured.append(
+                    FaceIdentity(
+                        box=(x, y, w, h),
+                        distance=float(verdict.distance),
+                        threshold=float(verdict.threshold),
+                        same=bool(verdict.same),
+                        backend=str(verdict.backend),
+                    )
+                )
+        except Exception as error:  # the fix itself succeeded; say why the identity figure is missing
+            if type(error).__name__ == "BackendUnavailableError":
+                self._compare = False
+                return (), f"identity check off for this run: {_one_line(error)}"
+            return (), f"identity check failed: {_one_line(error)}"
+        return tuple(measured), ""
+
+    def _identity_function(self) -> Callable[..., Any] | None:
+        if self._compare is None:
+            try:
+                from facestudio.identity import compare
+            except ImportError:
+                compare = False
+            self._compare = compare
+        return self._compare or None
+
+
+def run_batch_job(job: BatchJob, should_stop: Callable[[], bool] | None = None) -> Iterator[FileOutcome]:
+    """Run `job`, yielding a FileOutcome per photo (see BatchJob.run)."""
+    return job.run(should_stop)
+
+
+def _read(index: int, item: BatchItem) -> _Loaded | FileOutcome:
+    started = time.perf_counter()
+    try:
+        image = read_image(item.source)
+    except ImageReadError as error:
+        return FileOutcome(index, item, FAILED, error.problem)
+    except Exception as error:
+        return _failure(index, item, error, "while reading")
+    user_mask = None
+    if item.user_mask_path is not None:
+        if not item.user_mask_path.is_file():
+            return FileOutcome(index, item, FAILED, f"no mask {item.user_mask_path}")
+        try:
+            user_mask = read_mask(item.user_mask_path, image.shape)
+        except ImageReadError as error:
+            return FileOutcome(index, item, FAILED, f"mask {item.user_mask_path}: {error.problem}")
+        except Exception as error:
+            return _failure(index, item, error, "while reading the mask")
+    return _Loaded(image, user_mask, (time.perf_counter() - started) * 1000.0)
+
+
+def _write(index: int, item: BatchItem, fixed: _Fixed) -> FileOutcome:
+    started = time.perf_counter()
+    protected = [item.source] + ([item.user_mask_path] if item.user_mask_path else [])
+    try:
+        item.result_path.parent.mkdir(parents=True, exist_ok=True)
+        write_image(item.mask_path, fixed.mask, protected=protected)
+        write_image(item.result_path, fixed.image, protected=protected)
+    except ImageWriteError as error:
+        return FileOutcome(index, item, FAILED, f"could not write {error.path}: {error.problem}", read_ms=fixed.read_ms)
+    except OSError as error:
+        return FileOutcome(index, item, FAILED, f"could not write outputs: {_one_line(error)}", read_ms=fixed.read_ms)
+    return FileOutcome(
+        index,
+        item,
+        DONE,
+        fixed.note,
+        faces=fixed.faces,
+        mask_percent=100.0 * float(np.count_nonzero(fixed.mask)) / fixed.mask.size,
+        figures=fixed.figures,
+        identity=fixed.identity,
+        ms=fixed.ms,
+        read_ms=fixed.read_ms,
+        write_ms=(time.perf_counter() - started) * 1000.0,
+    )
+
+
+def _failure(index: int, item: BatchItem, error: BaseException, context: str, **times: float) -> FileOutcome:
+    """A failed outcome for an unexpected error: the reason is one line, the traceback kept for the report."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        reason = f"out of memory ({context})"
+    else:
+        reason = f"unexpected error ({context}): {type(error).__name__}: {_one_line(error)}"
+    return FileOutcome(index, item, FAILED, reason, traceback=traceback.format_exc(), **times)
+
+
+def _check_shapes(image: np.ndarray, result: np.ndarray, mask: np.ndarray) -> None:
+    if result.shape != image.shape or result.dtype != np.uint8:
+        raise RuntimeError(f"pipeline returned a {result.dtype} image of shape {result.shape} for {image.shape}")
+    if mask.shape != image.shape[:2] or mask.dtype != np.uint8:
+        raise RuntimeError(f"pipeline returned a {mask.dtype} mask of shape {mask.shape} for {image.shape}")
+
+
+def _face_region(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
+    """The face box grown by FACE_CONTEXT on each side (identity backends look for the face in it), clipped."""
+    x, y, w, h = (float(value) for value in box)
+    left, top = max(0, round(x - FACE_CONTEXT * w)), max(0, round(y - FACE_CONTEXT * h))
+    right, bottom = min(width, round(x + w + FACE_CONTEXT * w)), min(height, round(y + h + FACE_CONTEXT * h))
+    return left, top, max(1, right - left), max(1, bottom - top)
+
+
+def _plain_figures(figures: Mapping[str, Any]) -> dict[str, float]:
+    """The pipeline's numeric metrics as floats, minus those the report already has a column for."""
+    return {
+        str(key): float(value)
+        for key, value in figures.items()
+        if key not in _REPORTED_ELSEWHERE and isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    }
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+class _InlineExecutor:
+    """Runs each task at once in the calling thread (jobs = 0); the functions it runs never raise."""
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        future.set_result(function(*args))
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        return None

@@ -1,0 +1,174 @@
+"""The per-run report of a batch: report.csv (one row per photo) and report.json (the run and the rows).
+
+Both are replaced atomically at the end of a run (cancelled or interrupted runs included), so a
+reader never sees half a report. Columns: file, status, reason, faces, mask_percent, ms (model),
+read_ms, write_ms, result, mask, one column per figure the pipeline reported, and, when the
+identity module ran, identity_distance / identity_verdict (one value per face, ";"-separated).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from facestudio.batch.engine import BatchOptions, FileOutcome
+from facestudio.batch.plan import remove_stale_temporaries
+
+REPORT_CSV = "report.csv"
+REPORT_JSON = "report.json"
+
+_IDENTITY_COLUMNS = ("identity_distance", "identity_verdict")
+_BASE_COLUMNS = ("file", "status", "reason", "faces", "mask_percent", "ms", "read_ms", "write_ms", "result", "mask")
+
+
+class RunReport:
+    """Collects outcomes during a run and writes the two report files into the output folder."""
+
+    def __init__(self, output_dir: Path, settings: Mapping[str, Any]) -> None:
+        self.output_dir = Path(output_dir)
+        self.settings = dict(settings)
+        self.outcomes: list[FileOutcome] = []
+        self.started = time.time()
+        self.cancelled = False
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.outcomes.append(outcome)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(outcome.status for outcome in self.outcomes))
+
+    @property
+    def paths(self) -> tuple[Path, Path]:
+        return self.output_dir / REPORT_CSV, self.output_dir / REPORT_JSON
+
+    def write(self) -> tuple[Path, Path]:
+        """Write report.csv and report.json atomically; returns their paths."""
+        outcomes = sorted(self.outcomes, key=lambda outcome: outcome.index)
+        rows = [self._row(outcome) for outcome in outcomes]
+        csv_path, json_path = self.paths
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(csv_path, _csv_text(rows))
+        run = {
+            **self.settings,
+            "started": _iso(self.started),
+            "finished": _iso(time.time()),
+            "seconds": round(time.time() - self.started, 3),
+            "cancelled": self.cancelled,
+            "counts": self.counts,
+        }
+        document = {"run": run, "files": [_json_row(outcome, row) for outcome, row in zip(outcomes, rows)]}
+        write_text_atomically(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        remove_stale_temporaries((), extra_files=self.paths)  # what a killed run left half-written
+        return csv_path, json_path
+
+    def _row(self, outcome: FileOutcome) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "file": outcome.item.name,
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "faces": outcome.faces,
+            "mask_percent": _rounded(outcome.mask_percent, 3),
+            "ms": _rounded(outcome.ms, 1),
+            "read_ms": _rounded(outcome.read_ms, 1),
+            "write_ms": _rounded(outcome.write_ms, 1),
+            "result": _relative(outcome.item.result_path, self.output_dir) if outcome.status == "done" else None,
+            "mask": _relative(outcome.item.mask_path, self.output_dir) if outcome.status == "done" else None,
+        }
+        row.update(outcome.figures)
+        if outcome.identity:
+            row["identity_distance"] = ";".join(f"{face.distance:.4f}" for face in outcome.identity)
+            row["identity_verdict"] = ";".join("same" if face.same else "different" for face in outcome.identity)
+        return row
+
+
+def run_settings(
+    input_dir: Path, output_dir: Path, recursive: bool, masks_dir: Path | None, options: BatchOptions
+) -> dict[str, Any]:
+    """The settings a report's "run" section records, the same for the CLI and the GUI."""
+    return {
+        "input": str(input_dir),
+        "output": str(output_dir),
+        "recursive": recursive,
+        "masks": None if masks_dir is None else str(masks_dir),
+        "method": options.method,
+        "device": options.device or "auto",
+        "existing": options.existing,
+        "jobs": options.jobs,
+    }
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to a temporary file beside `path`, then rename it over `path`.
+
+    The temporary name follows facestudio.imageio's (".<name>.<random>.tmp"), so the cleanup that
+    starts every run also removes a report a killed run left half-written.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    identity = [key for key in _IDENTITY_COLUMNS if any(key in row for row in rows)]
+    extra = sorted({key for row in rows for key in row} - set(_BASE_COLUMNS) - set(_IDENTITY_COLUMNS))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*_BASE_COLUMNS, *extra, *identity], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _json_row(outcome: FileOutcome, row: dict[str, Any]) -> dict[str, Any]:
+    entry = {key: row[key] for key in _BASE_COLUMNS}
+    entry["source"] = str(outcome.item.source)
+    entry["figures"] = dict(outcome.figures)
+    if outcome.identity:
+        entry["identity"] = [
+            {
+                "box": list(face.box),
+                "distance": round(face.distance, 6),
+                "threshold": face.threshold,
+                "same": face.same,
+                "backend": face.backend,
+            }
+            for face in outcome.identity
+        ]
+    if outcome.traceback:
+        entry["traceback"] = outcome.traceback
+    return entry
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(timestamp))

@@ -1,0 +1,439 @@
+"""The batch engine and `facestudio batch`: awkward files, untouched inputs, atomic writes, resume, reports.
+
+Real face photos from ../shared/data (skipped when absent), real files of every awkward kind made
+here, the real Pipeline on small random checkpoints with method "telea" (segmenter and encoder
+run; no trained weights needed).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from facestudio.api import load_pipeline
+from facestudio.batch import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    SKIPPED,
+    BatchJob,
+    BatchOptions,
+    PlanError,
+    plan_files,
+    plan_folder,
+)
+from facestudio.cli import main
+from facestudio.imageio import read_image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pipeline(random_weights_dir: Path):
+    return load_pipeline(device="cpu", weights_dir=random_weights_dir)
+
+
+@pytest.fixture(scope="module")
+def face(face_paths: list[Path]) -> np.ndarray:
+    """A real 200x200 UTKFace photo as RGB."""
+    return read_image(face_paths[0])
+
+
+def run_job(items, pipeline, **options) -> dict[str, object]:
+    """Run a job with the shared pipeline; outcomes by item name."""
+    settings = {"method": "telea", "existing": "overwrite", "identity": False, **options}
+    job = BatchJob(items, BatchOptions(**settings), pipeline=pipeline)
+    return {outcome.item.name: outcome for outcome in job.run()}
+
+
+def save_rgb(path: Path, image: np.ndarray, **options) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, **options)
+    return path
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
+
+
+def temporaries(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.name.endswith(".tmp")]
+
+
+# ----- awkward files that must fail with a reason, the rest of the run going on -------------------
+def _zero_byte(folder: Path, face: np.ndarray) -> Path:
+    path = folder / "empty.jpg"
+    path.write_bytes(b"")
+    return path
+
+
+def _truncated_jpeg(folder: Path, face: np.ndarray) -> Path:
+    whole = save_rgb(folder / "whole.tmp.jpg", face, quality=95)
+    data = whole.read_bytes()
+    whole.unlink()
+    path = folder / "truncated.jpg"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _not_an_image(folder: Path, face: np.ndarray) -> Path:
+    path = folder / "notes.jpg"
+    path.write_text("shopping list: film, batteries\n" * 20)
+    return path
+
+
+def _dangling_link(folder: Path, face: np.ndarray) -> Path:
+    path = folder / "moved.jpg"
+    path.symlink_to(folder / "gone" / "moved.jpg")
+    return path
+
+
+def _unreadable(folder: Path, face: np.ndarray) -> Path:
+    if os.geteuid() == 0:
+        pytest.skip("running as root: file permissions cannot make a file unreadable")
+    path = save_rgb(folder / "locked.jpg", face)
+    path.chmod(0)
+    return path
+
+
+BAD_FILES = {
+    "zero-byte": (_zero_byte, "empty file"),
+    "truncated": (_truncated_jpeg, "truncated"),
+    "non-image with an image extension": (_not_an_image, "not an image"),
+    "dangling link": (_dangling_link, "no such file"),
+    "unreadable": (_unreadable, "permission denied"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_is_reported_with_its_reason_and_the_run_goes_on(case, tmp_path, face, pipeline):
+    make, reason = BAD_FILES[case]
+    source = tmp_path / "in"
+    save_rgb(source / "a_good.jpg", face)
+    bad = make(source, face)
+    save_rgb(source / "z_good.png", face)
+
+    outcomes = run_job(plan_folder(source, tmp_path / "out"), pipeline)
+
+    assert outcomes[bad.name].status == FAILED
+    assert reason in outcomes[bad.name].reason
+    assert str(bad) in outcomes[bad.name].line
+    assert not (tmp_path / "out" / (bad.stem + ".png")).exists()
+    assert outcomes["a_good.jpg"].status == DONE and outcomes["z_good.png"].status == DONE
+
+
+# ----- awkward files that must be processed ---------------------------------------------------------
+def _grayscale(folder: Path, face: np.ndarray) -> tuple[Path, np.ndarray]:
+    gray = np.asarray(Image.fromarray(face).convert("L"))
+    return save_rgb(folder / "gray.png", gray), np.repeat(gray[..., None], 3, axis=2)
+
+
+def _rgba(folder: Path, face: np.ndarray) -> tuple[Path, np.ndarray]:
+    alpha = np.full(face.shape[:2], 255, np.uint8)
+    alpha[:20, :20] = 0  # a transparent corner reads as white
+    expected = face.copy()
+    expected[:20, :20] = 255
+    return save_rgb(folder / "rgba.png", np.dstack([face, alpha])), expected
+
+
+def _sixteen_bit(folder: Path, face: np.ndarray) -> tuple[Path, np.ndarray]:
+    path = folder / "sixteen.png"
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(face, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
+    return path, face
+
+
+def _cmyk(folder: Path, face: np.ndarray) -> tuple[Path, np.ndarray]:
+    path = folder / "cmyk.jpg"
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(face).convert("CMYK").save(path, quality=98)
+    return path, face
+
+
+def _exif_rotated(folder: Path, face: np.ndarray) -> tuple[Path, np.ndarray]:
+    upright = np.ascontiguousarray(face[:, 30:170])  # 200 high x 140 wide, so rotation shows in the size
+    stored = np.ascontiguousarray(np.rot90(upright))  # orientation 6: displayed after a quarter turn clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return save_rgb(folder / "rotated.jpg", stored, quality=98, exif=exif), upright
+
+
+GOOD_AWKWARD = {
+    "grayscale": _grayscale,
+    "rgba": _rgba,
+    "16-bit": _sixteen_bit,
+    "cmyk": _cmyk,
+    "exif-rotated": _exif_rotated,
+}
+
+
+@pytest.mark.parametrize("case", list(GOOD_AWKWARD))
+def test_awkward_photo_is_processed_as_displayed(case, tmp_path, face, pipeline):
+    path, displayed = GOOD_AWKWARD[case](tmp_path / "in", face)
+    hole = np.zeros(displayed.shape[:2], np.uint8)
+    hole[120:150, 40:100] = 255
+    save_rgb(tmp_path / "masks" / f"{path.stem}.png", hole)
+
+    outcome = run_job(plan_folder(tmp_path / "in", tmp_path / "out", masks_dir=tmp_path / "masks"), pipeline)[path.name]
+
+    assert outcome.status == DONE, outcome.reason
+    result = read_image(outcome.item.result_path)
+    assert result.shape == displayed.shape
+    assert np.array_equal(result[hole == 0], read_image(path)[hole == 0])
+    assert np.abs(result[hole == 0].astype(int) - displayed[hole == 0]).mean() < 3.0  # upright, right colours
+    assert np.array_equal(np.asarray(Image.open(outcome.item.mask_path)), hole)
+
+
+def test_nested_folders_mirror_the_tree_and_outputs_inside_the_input_are_not_read_back(tmp_path, face, pipeline):
+    source = tmp_path / "shoot"
+    for relative in ("top.jpg", "day1/a.jpg", "day1/portraits/b.png", ".hidden/c.jpg"):
+        save_rgb(source / relative, face)
+    output = source / "fixed"  # inside the input tree, as people do
+
+    flat = run_job(plan_folder(source, output), pipeline)
+    assert sorted(flat) == ["top.jpg"]
+
+    nested = run_job(plan_folder(source, output, recursive=True), pipeline)
+    assert sorted(nested) == ["day1/a.jpg", "day1/portraits/b.png", "top.jpg"]
+    assert all(outcome.status == DONE for outcome in nested.values())
+    for relative in ("top", "day1/a", "day1/portraits/b"):
+        assert (output / f"{relative}.png").is_file() and (output / f"{relative}.mask.png").is_file()
+    again = plan_folder(source, output, recursive=True)
+    assert sorted(item.name for item in again) == sorted(nested)
+
+
+def test_very_large_photo_is_processed_within_bounded_memory(tmp_path, face, pipeline):
+    """8000x5000 (40 MP): the run's memory peak stays a small multiple of the photo's own size."""
+    canvas = Image.new("RGB", (8000, 5000), (92, 110, 128))
+    canvas.paste(Image.fromarray(face).resize((800, 800)), (3600, 2000))
+    save_rgb(tmp_path / "in" / "panorama.jpg", np.asarray(canvas), quality=90)
+    del canvas
+    photo_bytes = 8000 * 5000 * 3
+
+    baseline = _rss_bytes()
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _rss_bytes())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        outcome = run_job(plan_folder(tmp_path / "in", tmp_path / "out"), pipeline)["panorama.jpg"]
+    finally:
+        done.set()
+        sampler.join()
+
+    assert outcome.status == DONE, outcome.reason
+    with Image.open(outcome.item.result_path) as result:
+        assert result.size == (8000, 5000)
+    assert peak[0] - baseline < 12 * photo_bytes, f"peak grew by {(peak[0] - baseline) / 2**20:.0f} MiB"
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as stream:
+        return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+# ----- inputs, outputs, atomicity ------------------------------------------------------------------
+def test_inputs_are_byte_identical_after_a_run_and_outputs_never_land_on_inputs(tmp_path, face, pipeline):
+    source = tmp_path / "in"
+    save_rgb(source / "a.jpg", face)
+    save_rgb(source / "a.png", face)  # a.jpg and a.png would both write a.png
+    save_rgb(source / "b.png", face)
+    save_rgb(source / "b.mask.jpg", face)  # its output b.mask.png is b.png's mask output
+    _truncated_jpeg(source, face)
+    before = tree_hashes(source)
+
+    outcomes = run_job(plan_files([source], source), pipeline)  # fix with -o the input folder
+
+    after = tree_hashes(source)
+    assert {name: after[name] for name in before} == before
+    assert "would overwrite the input" in outcomes[str(source / "a.jpg")].reason
+    assert "would overwrite the input" in outcomes[str(source / "a.png")].reason
+    assert outcomes[str(source / "b.png")].status == FAILED  # its output b.png is itself
+    assert outcomes[str(source / "b.mask.jpg")].status == DONE
+    with pytest.raises(PlanError, match="must differ"):
+        plan_folder(source, source)
+
+
+def test_jobs_do_not_change_results_and_cancel_stops_between_photos(tmp_path, face_paths, pipeline):
+    source, masks = tmp_path / "in", tmp_path / "masks"
+    for index, path in enumerate(face_paths * 2):
+        photo = read_image(path)
+        hole = np.zeros(photo.shape[:2], np.uint8)
+        hole[photo.shape[0] // 2 :, index * 3 :] = 255
+        save_rgb(source / f"{index:02d}.png", photo)
+        save_rgb(masks / f"{index:02d}.png", hole)
+    serial = run_job(plan_folder(source, tmp_path / "serial", masks_dir=masks), pipeline, jobs=0)
+    threaded = run_job(plan_folder(source, tmp_path / "threaded", masks_dir=masks), pipeline, jobs=3)
+    assert [o.status for o in serial.values()] == [DONE] * 10 == [o.status for o in threaded.values()]
+    assert tree_hashes(tmp_path / "serial") == tree_hashes(tmp_path / "threaded")
+
+    seen: list[str] = []
+    options = BatchOptions("telea", existing="overwrite", identity=False)
+    job = BatchJob(plan_folder(source, tmp_path / "cancelled", masks_dir=masks), options, pipeline=pipeline)
+    for outcome in job.run(should_stop=lambda: len(seen) >= 2):
+        seen.append(outcome.status)
+    assert seen.count(DONE) >= 2 and seen.count(CANCELLED) >= 1 and len(seen) == 10
+    written = sorted((tmp_path / "cancelled").glob("*.mask.png"))
+    assert len(written) == seen.count(DONE) and not temporaries(tmp_path / "cancelled")
+
+
+def test_user_masks_are_used_and_a_missing_or_mis_sized_mask_fails_that_photo(tmp_path, face, pipeline):
+    source, masks = tmp_path / "in", tmp_path / "masks"
+    for name in ("a", "b", "c"):
+        save_rgb(source / f"{name}.jpg", face)
+    hole = np.zeros(face.shape[:2], np.uint8)
+    hole[120:160, 60:140] = 255
+    save_rgb(masks / "a.png", hole)
+    save_rgb(masks / "c.png", hole[:100])
+
+    outcomes = run_job(plan_folder(source, tmp_path / "out", masks_dir=masks), pipeline)
+
+    assert outcomes["a.jpg"].status == DONE
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "a.mask.png")), hole)
+    result, original = read_image(tmp_path / "out" / "a.png"), read_image(source / "a.jpg")
+    assert np.array_equal(result[hole == 0], original[hole == 0])
+    assert not np.array_equal(result[hole > 0], original[hole > 0])
+    assert outcomes["b.jpg"].status == FAILED and outcomes["b.jpg"].reason == f"no mask {masks / 'b.png'}"
+    assert outcomes["c.jpg"].status == FAILED and "mask is 200x100 px but the image is 200x200 px" in outcomes[
+        "c.jpg"
+    ].reason
+
+
+# ----- the command: reports, existing outputs, resume after SIGKILL --------------------------------
+def batch_command(*arguments: object, identity: bool = False) -> list[str]:
+    """`facestudio batch` arguments; the identity check (deepface, slow) only when a test is about it."""
+    flags = ["--method", "telea", "--device", "cpu", *([] if identity else ["--no-identity"])]
+    return ["batch", *map(str, arguments), *flags]
+
+
+def test_batch_writes_report_files_and_exits_non_zero_when_a_photo_failed(tmp_path, face_paths, random_weights_dir,
+                                                                          capsys):
+    source, output = tmp_path / "in", tmp_path / "out"
+    for path in face_paths[:2]:
+        save_rgb(source / "people" / path.name, read_image(path))
+    _not_an_image(source, read_image(face_paths[0]))
+
+    code = main(batch_command(source, output, "--recursive", "--weights", random_weights_dir))
+
+    assert code == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert f"{source / 'notes.jpg'}: not an image (unrecognised or corrupt file)" in errors
+    assert not any("Traceback" in line for line in errors)
+    with open(output / "report.csv", newline="") as stream:
+        rows = {row["file"]: row for row in csv.DictReader(stream)}
+    assert set(rows) == {"notes.jpg", *(f"people/{path.name}" for path in face_paths[:2])}
+    assert rows["notes.jpg"]["status"] == FAILED and rows["notes.jpg"]["reason"].startswith("not an image")
+    for path in face_paths[:2]:
+        row = rows[f"people/{path.name}"]
+        mask = np.asarray(Image.open(output / row["mask"]))
+        assert row["status"] == DONE and (output / row["result"]).is_file()
+        assert float(row["mask_percent"]) == pytest.approx(100 * np.count_nonzero(mask) / mask.size, abs=1e-3)
+        assert int(row["faces"]) >= 0 and float(row["ms"]) > 0 and "identity_similarity" in row
+        assert "identity_distance" not in row
+    report = json.loads((output / "report.json").read_text())
+    assert report["run"]["counts"] == {DONE: 2, FAILED: 1}
+    assert report["run"]["method"] == "telea" and report["run"]["recursive"] is True
+    assert [entry["file"] for entry in report["files"]] == list(rows)
+
+
+def test_existing_outputs_stop_by_default_and_resume_or_overwrite_on_request(tmp_path, face_paths,
+                                                                             random_weights_dir, capsys):
+    source, output = tmp_path / "in", tmp_path / "out"
+    for path in face_paths[:2]:
+        save_rgb(source / path.name, read_image(path))
+    weights = ["--weights", random_weights_dir]
+    assert main(batch_command(source, output, *weights)) == 0
+    first = tree_hashes(output)
+    capsys.readouterr()
+
+    assert main(batch_command(source, output, *weights)) == 2
+    assert "already exists" in capsys.readouterr().err and tree_hashes(output) == first
+
+    assert main(batch_command(source, output, "--resume", *weights)) == 0
+    assert json.loads((output / "report.json").read_text())["run"]["counts"] == {SKIPPED: 2}
+
+    assert main(batch_command(source, output, "--existing", "overwrite", *weights)) == 0
+    assert json.loads((output / "report.json").read_text())["run"]["counts"] == {DONE: 2}
+    assert main(batch_command(source, output, "--resume", "--existing", "overwrite", *weights)) == 2
+
+
+def test_sigkill_mid_run_then_resume_finishes_with_no_partial_or_temporary_files(tmp_path, face, random_weights_dir):
+    source, masks, output = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    hole = np.zeros((600, 800), np.uint8)
+    hole[300:400, 300:450] = 255
+    photo = np.asarray(Image.fromarray(face).resize((800, 600)))
+    count = 16
+    for index in range(count):
+        save_rgb(source / f"{index:02d}.jpg", np.roll(photo, index * 7, axis=1), quality=90)
+        save_rgb(masks / f"{index:02d}.png", hole)
+    inputs_before = tree_hashes(source)
+    (output).mkdir()
+    stale = output / ".05.png.a1b2c3d4.tmp"  # what a killed write leaves; a person's file stays
+    stale.write_bytes(b"half a png")
+    keep = output / ".notes.tmp"
+    keep.write_text("mine")
+
+    command = [sys.executable, "-m", "facestudio", *batch_command(source, output, "--masks", masks, "--jobs", "2",
+                                                                  "--weights", random_weights_dir)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(list(output.glob("*.mask.png"))) < 4 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    finished_before = {path.name for path in output.glob("[0-9][0-9].png")}
+    assert 0 < len(finished_before) < count
+    for path in output.glob("[0-9]*.png"):  # whatever is there under its final name is a whole image
+        assert read_image(path).shape[:2] == (600, 800)
+
+    code = main(batch_command(source, output, "--masks", masks, "--resume", "--weights", random_weights_dir))
+
+    assert code == 0
+    assert sorted(path.name for path in output.glob("[0-9][0-9].png")) == [f"{i:02d}.png" for i in range(count)]
+    assert len(list(output.glob("*.mask.png"))) == count
+    assert temporaries(output) == [keep]
+    counts = json.loads((output / "report.json").read_text())["run"]["counts"]
+    assert counts[SKIPPED] == len(finished_before) and counts[SKIPPED] + counts[DONE] == count
+    assert tree_hashes(source) == inputs_before
+
+
+def test_report_holds_identity_distance_and_verdict_per_face(tmp_path, face_paths, random_weights_dir):
+    identity = pytest.importorskip("facestudio.identity", reason="the identity module is not installed")
+    source, output = tmp_path / "in", tmp_path / "out"
+    for path in face_paths[:2]:
+        save_rgb(source / path.name, read_image(path))
+
+    assert main(batch_command(source, output, "--weights", random_weights_dir, identity=True)) == 0
+
+    with open(output / "report.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    files = json.loads((output / "report.json").read_text())["files"]
+    for row, entry in zip(rows, files, strict=True):
+        faces = max(1, int(row["faces"]))  # no face found: the whole photo is compared
+        assert len(row["identity_distance"].split(";")) == faces == len(entry["identity"])
+        for measured, verdict in zip(entry["identity"], row["identity_verdict"].split(";")):
+            assert measured["backend"] in identity.BACKENDS and measured["distance"] >= 0
+            assert verdict == ("same" if measured["distance"] <= measured["threshold"] else "different")
