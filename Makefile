@@ -21,6 +21,10 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q -e ".[dev]"
 	touch $@
 
+$(VENV)/.installed-package: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e ".[package]"
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
@@ -29,6 +33,13 @@ run: install
 
 test: install-dev
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# A one-folder desktop bundle (dist/FaceStudio/) and its self-test on the embedded sample.
+package: $(VENV)/.installed-package
+	$(PY) packaging/build.py
+
+test-package: $(VENV)/.installed-package
+	$(PY) packaging/build.py --clean --check
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -61,7 +61,12 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default sys.argv[1:]); returns the exit code."""
-    arguments = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--selftest"]:  # the installed app and the bundle check themselves the same way
+        from facestudio.selftest import main as selftest_main
+
+        return selftest_main(arguments[1:])
+    arguments = _with_default_command(arguments)
     command = arguments[0] if arguments and arguments[0] in COMMANDS else None
     try:
         parser = build_parser(command)
@@ -86,7 +91,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facestudio",
         description="Find faces in photos, segment what hides them, and paint the hidden part back.",
-        epilog="Run 'facestudio COMMAND --help' for a command's options. Without a command: gui.",
+        epilog="Run 'facestudio COMMAND --help' for a command's options. Without a command: gui. 'facestudio --selftest [--method telea]' checks the installation on the built-in sample.",
     )
     parser.add_argument("--version", action="version", version=f"facestudio {__version__}")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
