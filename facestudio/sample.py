@@ -1,8 +1,9 @@
 """The embedded sample: a public-domain portrait with an occlusion drawn on it, so its truth is known.
 
-scikit-image ships the astronaut photo (Eileen Collins, NASA, public domain). The app draws dark
-sunglasses over her eyes itself, so the clean photo is the reference and the drawn pixels are the true
-mask: the first auto-fix a new user runs can be scored with PSNR/SSIM/IoU/Dice at once.
+scikit-image ships the astronaut photo (Eileen Collins, NASA, public domain). The app draws a surgical
+face mask over her nose and mouth itself, so the clean photo is the reference and the drawn pixels are the
+true mask: the first auto-fix a new user runs can be scored with PSNR/SSIM/IoU/Dice at once. A face mask
+rather than sunglasses because the default (Haar) detector needs the eyes to find the face.
 No Qt here: the engine, the CLI and the tests can use the sample too.
 """
 
@@ -19,6 +20,12 @@ _RIGHT_EYE = (246.5, 104.2)
 _LENS_AXES = (21, 15)            # half-width, half-height of one lens in pixels
 _LENS_DROP = 3.0                 # lenses sit slightly below the eye centres
 _TEMPLE_ENDS = ((173, 99), (277, 103))
+# Face-mask outline: top edge over the nose bridge and cheeks, then along the jaw (dlib points 13..3).
+_FACE_MASK_OUTLINE = (
+    (182, 121), (203, 114), (225, 110), (247, 114), (268, 120), (266, 144), (261, 155), (254, 165),
+    (244, 172), (232, 178), (221, 179), (209, 177), (199, 170), (190, 161), (184, 151), (181, 139),
+)
+_STRAP_ENDS = (((182, 124), (176, 110)), ((268, 123), (273, 108)))
 
 
 @dataclass(frozen=True)
@@ -31,13 +38,45 @@ class Sample:
     name: str
 
 
-def load_sample() -> Sample:
-    """Build the sample: the astronaut photo wearing drawn sunglasses (same pixels every time)."""
+def load_sample(occluder: str = "face-mask") -> Sample:
+    """Build the sample (same pixels every time): the astronaut wearing a drawn "face-mask" or "sunglasses"."""
     reference = _astronaut()
-    lens_mask, frame_mask = _sunglasses_masks(reference.shape[:2])
-    image = _paint_sunglasses(reference, lens_mask, frame_mask)
-    true_mask = np.where((lens_mask | frame_mask) > 0, 255, 0).astype(np.uint8)
-    return Sample(image=image, reference=reference, true_mask=true_mask, name="astronaut-sunglasses")
+    if occluder == "sunglasses":
+        lens_mask, frame_mask = _sunglasses_masks(reference.shape[:2])
+        image = _paint_sunglasses(reference, lens_mask, frame_mask)
+        true_mask = np.where((lens_mask | frame_mask) > 0, 255, 0).astype(np.uint8)
+    elif occluder == "face-mask":
+        true_mask = _face_mask_mask(reference.shape[:2])
+        image = _paint_face_mask(reference, true_mask)
+    else:
+        raise ValueError(f"unknown sample occluder {occluder!r}: use 'face-mask' or 'sunglasses'")
+    return Sample(image=image, reference=reference, true_mask=true_mask, name=f"astronaut-{occluder}")
+
+
+def _face_mask_mask(shape: tuple[int, int]) -> np.ndarray:
+    """HxW uint8 (255 = mask): the mask body plus its ear straps."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.array(_FACE_MASK_OUTLINE, np.int32)], 255, lineType=cv2.LINE_8)
+    for start, end in _STRAP_ENDS:
+        cv2.line(mask, start, end, 255, thickness=2, lineType=cv2.LINE_8)
+    return mask
+
+
+def _paint_face_mask(reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A pale blue surgical mask: three horizontal pleats, shaded towards the jaw, white straps."""
+    height, width = mask.shape
+    ys = np.mgrid[0:height, 0:width][0].astype(np.float32)
+    top, bottom = 110.0, 179.0
+    depth = np.clip((ys - top) / (bottom - top), 0.0, 1.0)
+    colour = np.array([168, 206, 228], np.float32)[None, None, :] * (1.0 - 0.25 * depth[..., None])
+    for pleat in (128.0, 142.0, 156.0):  # soft dark lines where the fabric folds
+        colour *= (1.0 - 0.18 * np.exp(-((ys - pleat) ** 2) / 3.0))[..., None]
+    image = reference.copy()
+    inside = mask > 0
+    image[inside] = np.clip(colour[inside], 0, 255).astype(np.uint8)
+    for start, end in _STRAP_ENDS:
+        cv2.line(image, start, end, (236, 238, 240), thickness=2, lineType=cv2.LINE_8)
+    return image
 
 
 def _astronaut() -> np.ndarray:

@@ -26,10 +26,10 @@ EXIT_FAILED = 1
 EXIT_CANNOT_RUN = 2
 
 METHODS = ("gan", "telea")
-# Pass thresholds. The occluded input scores ~5.3 dB PSNR in the hole and Telea on the true mask ~14.8 dB,
-# so a fill must gain a lot over doing nothing and may trail the perfect-mask Telea fill only a little.
+# Pass thresholds. The pale mask scores ~12.4 dB PSNR in the hole as it is and Telea on the true mask
+# ~14.6 dB, so a fill must gain over doing nothing and may trail the perfect-mask Telea fill only a little.
 MIN_MASK_IOU = 0.5
-MIN_GAIN_OVER_OCCLUDED_DB = 6.0
+MIN_GAIN_OVER_OCCLUDED_DB = 1.0
 MAX_LOSS_TO_TELEA_DB = 3.0
 # With method telea the self-test still works when the weights that auto-fix needs are absent:
 # the true mask is then filled, which checks the engine and its bundled data but not the models.

@@ -23,8 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def report(**changes: float | str | int) -> SelftestReport:
     """A report with the figures of a good fill, changed where asked."""
     figures = dict(
-        sample="astronaut-sunglasses", method="gan", device="cpu", mask_source="segmenter", faces=1,
-        iou=0.8, dice=0.89, psnr_hole=16.0, psnr_hole_occluded=5.3, psnr_hole_telea=14.8, ssim_hole=0.4,
+        sample="astronaut-face-mask", method="gan", device="cpu", mask_source="segmenter", faces=1,
+        iou=0.8, dice=0.89, psnr_hole=16.0, psnr_hole_occluded=12.4, psnr_hole_telea=14.8, ssim_hole=0.4,
         identity_similarity=0.95, fix_ms=900.0, total_s=6.0,
     )
     figures.update(changes)
@@ -34,7 +34,7 @@ def report(**changes: float | str | int) -> SelftestReport:
 def test_checks_pass_on_good_figures_and_name_each_failure() -> None:
     assert report().problems() == []
     assert "mask IoU 0.30 < 0.50" in report(iou=0.3).problems()
-    weak = report(psnr_hole=10.0).problems()
+    weak = report(psnr_hole=11.0).problems()
     assert any("occluded input" in problem for problem in weak) and any("Telea" in problem for problem in weak)
     assert report(iou=math.nan).problems(), "an undefined score must not pass"
     assert any("no face was detected" in problem for problem in report(iou=0.1, faces=0).problems())
@@ -44,7 +44,7 @@ def test_checks_pass_on_good_figures_and_name_each_failure() -> None:
 def test_report_line_is_one_line_with_the_figures() -> None:
     line = report().line()
     assert "\n" not in line
-    for figure in ("passed", "astronaut-sunglasses", "gan on cpu", "IoU 0.80", "16.0 dB", "occluded 5.3", "Telea 14.8"):
+    for figure in ("passed", "astronaut-face-mask", "gan on cpu", "IoU 0.80", "16.0 dB", "occluded 12.4", "Telea 14.8"):
         assert figure in line
     assert "FAILED" in report(iou=0.2).line()
 
@@ -68,7 +68,7 @@ def test_telea_without_weights_passes_headless_in_a_fresh_process(tmp_path: Path
 def test_telea_fill_beats_the_occluded_input_on_the_real_sample(tmp_path: Path) -> None:
     measured = selftest.measure(method="telea", device="cpu", weights_dir=tmp_path)
     assert measured.mask_source == "given"
-    assert measured.psnr_hole > measured.psnr_hole_occluded + 6.0
+    assert measured.psnr_hole > measured.psnr_hole_occluded + 1.5
     assert measured.psnr_hole == pytest.approx(measured.psnr_hole_telea)
 
 

@@ -207,7 +207,7 @@ def test_batch_menu_opens_the_batch_dialog(engine_window):
 
 
 @pytest.mark.slow
-def test_auto_fix_with_the_shipped_models_removes_the_sunglasses(qtbot, settings):
+def test_auto_fix_with_the_shipped_models_removes_the_face_mask(qtbot, settings):
     missing = [kind for kind in ("segmenter", "encoder", "generator") if not (SHIPPED_WEIGHTS / f"{kind}.pt").is_file()]
     if missing:
         pytest.skip(f"shipped weights missing in {SHIPPED_WEIGHTS}: {', '.join(missing)}")
