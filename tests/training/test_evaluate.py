@@ -1,0 +1,163 @@
+"""`python -m training.evaluate` on a tiny cache of real faces: the report, the figures and sane numbers
+with random weights, and perfect scores for an oracle that answers with the truth."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from training import evaluate, prepare_data
+from training.data import FaceCache
+from training.evaluation.cases import GROUPS, HELDOUT, evaluation_order, load_faces, make_cases
+from training.evaluation.dlib_identity import DlibDescriptor
+from training.evaluation.run import EvaluationConfig, Evaluators, run_evaluation, telea_filler
+from training.evaluation.scores import (
+    PSNR_CAP_DB,
+    summarize_identity,
+    summarize_inpainting,
+    summarize_segmentation,
+    top1,
+)
+from training.occluders.assets import OccluderAssets
+
+DATA = Path(os.environ.get("FACESTUDIO_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
+TEST_FACES = 4  # build_small_cache keeps 2 test faces per source
+
+
+@pytest.fixture(scope="session")
+def small_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 real faces through training.prepare_data (shared with the training smoke tests' cache)."""
+    if not (DATA / "faces" / "utk").is_dir():
+        pytest.skip(f"shared face data not found at {DATA} (set FACESTUDIO_DATA)")
+    return prepare_data.build_small_cache(DATA, tmp_path_factory.getbasetemp() / "small_cache")
+
+
+def write_training_log(folder: Path) -> None:
+    """A log.jsonl in training.loop's format: training records and validation records."""
+    folder.mkdir(parents=True)
+    lines = [{"step": s, "time": s * 0.5, "losses": {"loss": 1.0 / s, "bce": 0.5 / s}} for s in range(1, 21)]
+    lines += [{"step": s, "time": s * 0.5, "val": {"iou": s / 25, "dice": s / 22}} for s in (10, 20)]
+    (folder / "log.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def finite_values(tree) -> list[float]:
+    if isinstance(tree, dict):
+        return [v for item in tree.values() for v in finite_values(item)]
+    if isinstance(tree, list):
+        return [v for item in tree for v in finite_values(item)]
+    return [tree] if isinstance(tree, float) else []
+
+
+@pytest.mark.slow
+def test_random_weights_run_writes_a_sane_report(small_cache: Path, random_weights_dir: Path, tmp_path: Path) -> None:
+    out, runs = tmp_path / "report", tmp_path / "runs"
+    write_training_log(runs / "segmenter")
+    summary = evaluate.main(["--weights", str(random_weights_dir), "--data", str(small_cache), "--out", str(out),
+                             "--runs", str(runs), "--n", "10", "--gallery", "10", "--deepface-faces", "1"])
+
+    setup = summary["setup"]
+    assert setup["faces"] == TEST_FACES and setup["gallery"] == TEST_FACES and summary["notes"] == []
+    for name in ("contact_sheet.png", "quality_by_hole_size.png", "training_curves.png"):
+        image = cv2.imread(str(out / name))
+        assert image is not None and min(image.shape[:2]) > 200, name
+        assert f"]({name})" in (out / "results.md").read_text()
+    assert json.loads((out / "results.json").read_text())["setup"]["faces"] == TEST_FACES
+
+    inpainting = summary["inpainting"]
+    assert set(GROUPS) <= set(inpainting) and inpainting[HELDOUT]["count"] == TEST_FACES
+    for group in GROUPS:
+        for method in ("telea", "ours"):
+            scores = inpainting[group]["methods"][method]
+            assert 0.0 < scores["psnr_hole"] <= scores["psnr"] < PSNR_CAP_DB, (group, method)
+            assert -1.0 <= scores["ssim_hole"] <= scores["ssim"] < 1.0 and 0.0 < scores["l1"] < scores["l1_hole"] <= 1.0
+    segmentation = summary["segmentation"][HELDOUT]["overall"]
+    assert segmentation["count"] == TEST_FACES and 0.0 <= segmentation["iou"] <= segmentation["dice"] <= 1.0
+    identity = summary["identity"][HELDOUT]
+    assert {"input", "telea", "ours"} <= set(identity)
+    assert all(0.0 < v["distance"] < 2.0 and 0.0 <= v["same_share"] <= 1.0 for v in identity.values())
+    assert "deepface_same_share" in identity["ours"] and identity["ours"]["deepface_count"] == 1
+    encoder = summary["encoder"]
+    assert 0.0 <= encoder["top1"][HELDOUT] <= 1.0 and encoder["gender_accuracy"][HELDOUT]["count"] == 2  # UTK only
+    assert encoder["dlib_top1"][HELDOUT] >= 0.5  # dlib's descriptor knows most of these people behind an occluder
+    assert 0.0 <= encoder["dlib_impostor_same_share"] <= 1.0
+    assert len(summary["targets"]) == 6 and all(check["met"] is not None for check in summary["targets"])
+    assert all(math.isfinite(v) for v in finite_values(summary))
+
+
+def test_missing_checkpoints_are_skipped_with_a_note(
+    small_cache: Path, random_weights_dir: Path, tmp_path: Path
+) -> None:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(random_weights_dir / "segmenter.pt", weights)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "training_curves.png").write_bytes(b"stale")
+    summary = evaluate.main(["--weights", str(weights), "--data", str(small_cache), "--out", str(out), "--runs",
+                             str(tmp_path / "no-runs"), "--n", "2", "--deepface-faces", "0"])
+
+    assert [note.split(" ")[0] for note in summary["notes"]] == ["encoder.pt", "generator.pt"]
+    assert set(summary["inpainting"][HELDOUT]["methods"]) == {"telea"}
+    assert "top1" not in summary["encoder"] and summary["segmentation"][HELDOUT]["overall"]["count"] == 2
+    verdicts = {check["name"]: check["met"] for check in summary["targets"]}
+    assert verdicts["encoder top-1, held-out occluded probes"] is None
+    assert not (out / "training_curves.png").exists()  # no logs: the stale figure is gone
+    assert "generator.pt missing" in (out / "results.md").read_text()
+
+
+def test_missing_weights_folder_is_one_clear_error(small_cache: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="nowhere: weights folder not found"):
+        evaluate.main(["--weights", str(tmp_path / "nowhere"), "--data", str(small_cache), "--out", str(tmp_path)])
+
+
+def test_oracle_that_returns_the_truth_scores_perfectly(small_cache: Path) -> None:
+    cache = FaceCache(small_cache)
+    evaluators = Evaluators(
+        fillers={"truth": lambda cases: [case.truth for case in cases], "telea": telea_filler},
+        segmenter=lambda cases: [case.mask for case in cases],
+        describer=DlibDescriptor(),
+    )
+    result = run_evaluation(cache, OccluderAssets.load(small_cache, split="test"), evaluators,
+                            EvaluationConfig(n=2, gallery=2, deepface_faces=0))
+
+    inpainting = summarize_inpainting(result.cases)
+    for group in GROUPS:
+        perfect, telea = inpainting[group]["methods"]["truth"], inpainting[group]["methods"]["telea"]
+        assert perfect["psnr"] == perfect["psnr_hole"] == PSNR_CAP_DB
+        assert perfect["ssim"] == perfect["ssim_hole"] == 1.0 and perfect["l1"] == perfect["l1_hole"] == 0.0
+        assert telea["psnr_hole"] < 40.0 and telea["l1_hole"] > 0.0  # the baseline is not perfect
+    segmentation = summarize_segmentation(result.cases)[HELDOUT]["overall"]
+    assert segmentation["iou"] == segmentation["dice"] == segmentation["iou_pooled"] == 1.0
+    identity = summarize_identity(result.cases)[HELDOUT]
+    assert identity["truth"]["distance"] == 0.0 and identity["truth"]["same_share"] == 1.0
+    assert identity["input"]["distance"] > 0.0  # the occluder changes what dlib sees
+
+
+def test_cases_are_deterministic_and_fill_their_buckets(small_cache: Path) -> None:
+    cache = FaceCache(small_cache)
+    assets = OccluderAssets.load(small_cache, split="test")
+    face = load_faces(cache, evaluation_order(cache, seed=3)[:1])[0]
+    first, again = make_cases(face, assets, seed=3), make_cases(face, assets, seed=3)
+    assert [case.group for case in first] == list(GROUPS)
+    for one, two in zip(first, again):
+        assert one.kind == two.kind and np.array_equal(one.image, two.image) and np.array_equal(one.mask, two.mask)
+    assert 0.05 <= first[0].area <= 0.15 and 0.15 <= first[1].area <= 0.30 and 0.30 <= first[2].area <= 0.45
+    assert first[3].kind == "microphone"  # held-out kinds go round-robin: face 0 gets the first
+    other = make_cases(face, assets, seed=4)
+    assert not np.array_equal(first[0].mask, other[0].mask)
+
+
+def test_top1_finds_own_face_and_only_it() -> None:
+    gallery = np.eye(4, dtype=np.float32)
+    noisy = gallery + 0.1 * np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    assert top1(noisy, np.arange(4), gallery) == 1.0
+    assert top1(noisy, np.arange(4), gallery, metric="euclidean") == 1.0
+    assert top1(noisy, np.array([1, 0, 3, 2]), gallery) == 0.0

@@ -1,0 +1,9 @@
+"""The pieces of `python -m training.evaluate` (issue 3, section 3).
+
+    cases.py          the evaluation set: test-split faces and the holes every method must fill
+    models.py         the checkpoints under test, run on aligned crops exactly as the app runs them
+    dlib_identity.py  dlib's ResNet descriptor of an aligned crop: the identity yardstick
+    scores.py         per-case scores and their summaries (per kind, per hole-area bucket, targets)
+    run.py            one pass over the faces that ties them together, streaming chunk by chunk
+    report.py         results.md and results.json
+"""

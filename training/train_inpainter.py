@@ -1,0 +1,249 @@
+"""Train the inpainter: identity-conditioned generator + SN-PatchGAN discriminator.
+
+    python -m training.train_inpainter --data data_cache --out runs/inpainter --max-minutes 8 \\
+        [--encoder runs/encoder/encoder.pt] [--resume] [--workers 6] [--export resources/weights/generator.pt]
+
+Holes are occluder-shaped (synthetic occluders, grown by a few px) or free-form/box, about half
+each, 5-45 % of the crop. The generator is conditioned on an identity vector: with `--encoder`
+(a shipped encoder checkpoint) it is the frozen encoder's vector of the OCCLUDED input, as in the
+app; without it, the normalised dlib descriptor of the clean face plus noise, which the encoder is
+distilled to approximate, so the generator can train before an encoder exists. Losses: L1 in the
+hole and outside (weighted), gradient and SSIM terms, identity (cosine) and perceptual (EfficientNet
+feature L1) through the frozen encoder when given, and the hinge adversarial loss, which ramps in
+after a warm-up. The exported generator is an exponential moving average of the trained one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facestudio.models import InpaintGenerator, PatchDiscriminator
+from training.data import FREE_FORM, BatchAugment, FaceCache, InpaintingFaces, Jitter
+from training.loop import (ModelEma, Trainer, collect_batches, common_arguments, images_to_model, make_loader,
+                           resolve_config, save_image_grid, to_device, unwrap)
+from training.losses import (EncoderFeatures, feature_loss, gradient_loss, hinge_discriminator_loss,
+                             hinge_generator_loss, identity_loss, masked_l1, ssim_loss)
+
+
+class InpainterTrainer(Trainer):
+    name = "inpainter"
+    export_model = "generator_ema"
+
+    def build(self) -> None:
+        config = self.config
+        data, optim, model_config = config.get("data", {}), config.get("optim", {}), config.get("model", {})
+        cache = FaceCache(self.args.data)
+        self.data_facts = cache.facts("train")
+        holes = dict(free_form_share=float(data.get("free_form_share", 0.5)),
+                     area_range=tuple(data.get("area_range", (0.05, 0.45))),
+                     grow_pixels=tuple(data.get("grow_pixels", (0, 3))))
+        self.train_set = InpaintingFaces(cache, "train", jitter=Jitter.from_config(data.get("jitter", {})),
+                                         seed=self.seed, **holes)
+        generator = self.prepare(InpaintGenerator(**model_config.get("generator", {})))
+        discriminator = self.prepare(PatchDiscriminator(**model_config.get("discriminator", {})))
+        self.models["generator"] = generator
+        self.models["discriminator"] = discriminator
+        self.emas["generator_ema"] = ModelEma(generator, float(config["train"].get("ema_decay", 0.999)))
+        self.generator = self.distribute(generator)
+        self.discriminator = self.distribute(discriminator)
+        betas = tuple(optim.get("betas", (0.5, 0.9)))
+        self.optimizers["generator"] = torch.optim.Adam(generator.parameters(), lr=float(optim.get("lr", 5e-4)),
+                                                        betas=betas)
+        self.optimizers["discriminator"] = torch.optim.Adam(
+            discriminator.parameters(), lr=float(optim.get("discriminator_lr", optim.get("lr", 5e-4))), betas=betas)
+        self.scalers["generator"] = self.make_scaler()
+        self.scalers["discriminator"] = self.make_scaler()
+        self.augment = BatchAugment(config.get("augment"))
+        self.features = self._load_encoder(self.args.encoder)
+        self.data_facts["identity_source"] = (f"encoder {self.args.encoder}" if self.features is not None
+                                              else "dlib descriptor of the clean face + noise")
+        if self.processes.is_main:
+            val_set = InpaintingFaces(cache, "val", jitter=None, deterministic=True, seed=12345, **holes)
+            self.val_batches = collect_batches(val_set, int(config["train"].get("val_samples", 256)),
+                                               int(data.get("batch_size", 16)), int(data.get("workers", 2)))
+            self.telea = telea_scores(self.val_batches)
+
+    def _load_encoder(self, path: Path | None) -> EncoderFeatures | None:
+        if path is None:
+            if self.processes.is_main:
+                print("[inpainter] no --encoder: conditioning on the dlib descriptor, no identity/perceptual loss",
+                      flush=True)
+            return None
+        from training.export import load_model
+
+        return EncoderFeatures(self.prepare(load_model(path, "encoder", str(self.device))))
+
+    def train_loader(self):
+        data = self.config.get("data", {})
+        return make_loader(self.train_set, int(data.get("batch_size", 16)), int(data.get("workers", 2)),
+                           self.processes, self.seed)
+
+    @torch.no_grad()
+    def identity(self, batch: dict[str, Any], occluded: torch.Tensor, noise: float) -> torch.Tensor:
+        """The conditioning vector: encoder(occluded) when an encoder is loaded, else the noisy descriptor."""
+        if self.features is not None:
+            with self.autocast():
+                return self.features(occluded)[0].float()
+        descriptor = batch["descriptor"].float()
+        if noise > 0:
+            descriptor = descriptor + noise * torch.randn_like(descriptor)
+        return F.normalize(descriptor, dim=1)
+
+    def adversarial_weight(self) -> float:
+        """0 before `loss.adversarial_start` steps, then a linear ramp to `loss.adversarial` over
+        `loss.adversarial_ramp` steps."""
+        weights = self.config.get("loss", {})
+        start, ramp = int(weights.get("adversarial_start", 1000)), int(weights.get("adversarial_ramp", 1000))
+        if self.step < start:
+            return 0.0
+        return float(weights.get("adversarial", 0.1)) * min(1.0, (self.step - start + 1) / max(1, ramp))
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        weights = self.config.get("loss", {})
+        clip = self.config.get("optim", {}).get("grad_clip")
+        batch = self.augment(to_device(batch, self.device))
+        clean = images_to_model(batch["clean"], self.channels_last)
+        occluded = images_to_model(batch["occluded"], self.channels_last)
+        mask = batch["mask"].float()
+        identity = self.identity(batch, occluded, float(self.config["train"].get("identity_noise", 0.03)))
+        with self.autocast():
+            output = self.generator(occluded, mask, identity)
+        output = output.float()
+        composite = output * mask + occluded * (1.0 - mask)
+        report: dict[str, float] = {}
+
+        adversarial = self.adversarial_weight()
+        if adversarial > 0:
+            with self.autocast():
+                logits = self.discriminator(torch.cat([clean, composite.detach()]), torch.cat([mask, mask]))
+            real_logits, fake_logits = logits.float().chunk(2)
+            d_loss = hinge_discriminator_loss(real_logits, fake_logits)
+            self.optimizer_step(d_loss, self.optimizers["discriminator"], self.scalers["discriminator"],
+                                list(self.models["discriminator"].parameters()), clip)
+            report["d_loss"] = d_loss.item()
+            report["d_real"] = real_logits.mean().item()
+            report["d_fake"] = fake_logits.mean().item()
+
+        hole, valid = masked_l1(output, clean, mask)
+        loss = float(weights.get("l1_hole", 6.0)) * hole + float(weights.get("l1_valid", 1.0)) * valid
+        report.update(l1_hole=hole.item(), l1_valid=valid.item())
+        if weights.get("gradient", 0):
+            grad = gradient_loss(composite, clean, mask)
+            loss = loss + float(weights["gradient"]) * grad
+            report["gradient"] = grad.item()
+        if weights.get("ssim", 0):
+            ssim = ssim_loss(composite, clean)
+            loss = loss + float(weights["ssim"]) * ssim
+            report["ssim"] = ssim.item()
+        if self.features is not None and (weights.get("identity", 0) or weights.get("perceptual", 0)):
+            with torch.no_grad(), self.autocast():
+                target_identity, target_features = self.features(clean)
+            with self.autocast():
+                result_identity, result_features = self.features(composite)
+            ident = identity_loss(result_identity, target_identity)
+            perceptual = feature_loss(result_features, target_features)
+            loss = loss + float(weights.get("identity", 0)) * ident + float(weights.get("perceptual", 0)) * perceptual
+            report.update(identity=ident.item(), perceptual=perceptual.item())
+        if adversarial > 0:
+            with self.autocast():
+                fake_logits = unwrap(self.discriminator)(composite, mask)  # no DDP sync for D here
+            g_adv = hinge_generator_loss(fake_logits)
+            loss = loss + adversarial * g_adv
+            report["g_adv"] = g_adv.item()
+        self.optimizer_step(loss, self.optimizers["generator"], self.scalers["generator"],
+                            list(self.models["generator"].parameters()), clip)
+        self.emas["generator_ema"].update(self.models["generator"])
+        report["loss"] = loss.item()
+        return report
+
+    def validate(self) -> dict[str, float]:
+        generator = self.emas["generator_ema"].model
+        sums: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "psnr_hole", "l1_hole", "ssim", "free")}
+        identities = []
+        shown = None
+        for batch in self.val_batches:
+            batch = to_device(batch, self.device)
+            clean = images_to_model(batch["clean"], self.channels_last)
+            occluded = images_to_model(batch["occluded"], self.channels_last)
+            mask = batch["mask"].float()
+            identity = self.identity(batch, occluded, 0.0)
+            with self.autocast():
+                output = generator(occluded, mask, identity).float()
+            composite = output * mask + occluded * (1.0 - mask)
+            scores = image_scores(composite, clean, mask)
+            for key, value in scores.items():
+                sums[key].append(value)
+            sums["free"].append(torch.tensor([k == FREE_FORM for k in batch["kind"]], device=self.device))
+            if self.features is not None:
+                with self.autocast():
+                    a, _ = self.features(composite)
+                    b, _ = self.features(clean)
+                identities.append(F.cosine_similarity(a.float(), b.float(), dim=1))
+            if shown is None:
+                shown = (occluded * (1 - mask), mask, composite, clean)
+        scores = {k: torch.cat(v) for k, v in sums.items()}
+        free = scores.pop("free")
+        metrics = {k: float(v.mean()) for k, v in scores.items()}
+        for name, select in (("free_form", free), ("occluder", ~free)):
+            if select.any():
+                metrics[f"psnr_hole_{name}"] = float(scores["psnr_hole"][select].mean())
+        metrics["psnr_hole_gain_over_telea"] = metrics["psnr_hole"] - self.telea["psnr_hole"]
+        if identities:
+            metrics["identity_cosine"] = float(torch.cat(identities).mean())
+        holes, masks, composites, cleans = shown
+        rows = [[holes[i], masks[i], composites[i], cleans[i]] for i in range(min(8, len(masks)))]
+        save_image_grid(self.sample_path(), rows)  # input, mask, result, truth
+        return metrics
+
+
+def image_scores(result: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-image PSNR (whole and in the hole, on [0, 255]), L1 in the hole (on [0, 1]) and SSIM."""
+    import kornia
+
+    result01, truth01 = (result.float() + 1) / 2, (truth.float() + 1) / 2
+    error = (result01 - truth01).pow(2).mean(dim=1, keepdim=True)
+    area = mask.flatten(1).sum(1).clamp(min=1)
+    mse_whole = error.flatten(1).mean(1)
+    mse_hole = (error * mask).flatten(1).sum(1) / area
+    l1_hole = ((result01 - truth01).abs().mean(dim=1, keepdim=True) * mask).flatten(1).sum(1) / area
+    ssim = kornia.metrics.ssim(result01.clamp(0, 1), truth01, window_size=7).flatten(1).mean(1)
+    return {
+        "psnr": 10 * torch.log10(1.0 / mse_whole.clamp(min=1e-10)),
+        "psnr_hole": 10 * torch.log10(1.0 / mse_hole.clamp(min=1e-10)),
+        "l1_hole": l1_hole,
+        "ssim": ssim,
+    }
+
+
+def telea_scores(batches: list[dict[str, Any]]) -> dict[str, float]:
+    """OpenCV Telea on the validation holes, the baseline the generator must beat."""
+    results, truths, masks = [], [], []
+    for batch in batches:
+        for occluded, clean, mask in zip(batch["occluded"], batch["clean"], batch["mask"]):
+            image = occluded.permute(1, 2, 0).numpy()
+            hole = (mask[0].numpy() > 0).astype(np.uint8) * 255
+            filled = cv2.inpaint(np.ascontiguousarray(image), hole, 5, cv2.INPAINT_TELEA)
+            results.append(torch.from_numpy(filled).permute(2, 0, 1))
+            truths.append(clean)
+            masks.append(mask)
+    scores = image_scores(images_to_model(torch.stack(results)), images_to_model(torch.stack(truths)),
+                          torch.stack(masks).float())
+    return {k: float(v.mean()) for k, v in scores.items()}
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = common_arguments("inpainter", __doc__.split("\n\n")[0])
+    parser.add_argument("--encoder", type=Path, default=None,
+                        help="encoder checkpoint: condition on its vector and add identity/perceptual losses")
+    args = parser.parse_args(argv)
+    return InpainterTrainer(args, resolve_config(args)).run()
+
+
+if __name__ == "__main__":
+    main()
