@@ -21,16 +21,20 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from training.evaluation.cases import ALL_KINDS, FREE_FORM_GROUPS, HELDOUT, OCCLUDER_GROUPS, HoleCase
+from training.evaluation.cases import ALL_KINDS, FREE_FORM_GROUPS, HELDOUT, OCCLUDER_GROUPS
 from training.evaluation.report import build_summary, write_json, write_markdown
-from training.evaluation.run import EvaluationConfig, EvaluationResult, Evaluators, run_evaluation, telea_filler
-
-if TYPE_CHECKING:
-    from training.evaluation.models import TrainedModels
+from training.evaluation.run import (
+    EvaluationConfig,
+    EvaluationResult,
+    Evaluators,
+    SamePerson,
+    run_evaluation,
+    telea_filler,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE_NAMES = ("contact_sheet.png", "quality_by_hole_size.png", "training_curves.png")
@@ -55,8 +59,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=defaults.chunk, help="faces processed together")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--workers", type=int, default=2, help="processes computing dlib descriptors")
     args = parser.parse_args(argv)
-    for name in ("n", "gallery", "chunk", "threads"):
+    for name in ("n", "gallery", "chunk", "threads", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.deepface_faces < 0:
@@ -81,9 +86,9 @@ def build_evaluators(args: argparse.Namespace, notes: list[str]) -> tuple[Evalua
     if models.has("encoder"):
         evaluators.encoder = models.encode
     if models.has("generator"):
-        evaluators.fillers["ours"] = lambda cases: _inpaint(models, cases)
+        evaluators.fillers["ours"] = lambda cases: models.inpaint([c.image for c in cases], [c.mask for c in cases])
     try:
-        evaluators.describer = DlibDescriptor()
+        evaluators.describer = DlibDescriptor(workers=args.workers)
     except BackendUnavailableError as error:
         notes.append(f"identity not measured: {error}")
     if args.deepface_faces:
@@ -91,11 +96,7 @@ def build_evaluators(args: argparse.Namespace, notes: list[str]) -> tuple[Evalua
     return evaluators, models.checkpoints()
 
 
-def _inpaint(models: TrainedModels, cases: list[HoleCase]) -> list[np.ndarray]:
-    return models.inpaint([case.image for case in cases], [case.mask for case in cases])
-
-
-def _deepface_verdict(notes: list[str]):
+def _deepface_verdict(notes: list[str]) -> SamePerson | None:
     """DeepFace's same-person verdict via facestudio.identity, or None (with a note) when it cannot run."""
     from facestudio import identity
     from facestudio.identity import deepface_backend
@@ -153,7 +154,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     evaluators, checkpoints = build_evaluators(args, notes)
     config = EvaluationConfig(n=args.n, gallery=args.gallery, seed=args.seed, chunk=args.chunk,
                               deepface_faces=args.deepface_faces if evaluators.same_person else 0)
-    result = run_evaluation(cache, assets, evaluators, config, progress=_print_progress)
+    try:
+        result = run_evaluation(cache, assets, evaluators, config, progress=_print_progress)
+    finally:
+        if evaluators.describer is not None:
+            evaluators.describer.close()
     setup = {
         "command": " ".join(["python -m training.evaluate", *(argv if argv is not None else sys.argv[1:])]),
         "weights": str(args.weights),

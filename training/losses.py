@@ -131,7 +131,7 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, bce_weight: fl
 def distillation_loss(identity: torch.Tensor, teacher: torch.Tensor, cosine_weight: float = 1.0,
                       mse_weight: float = 1.0, relation_weight: float = 1.0
                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Make the encoder's identity vector reproduce the (normalised) dlib descriptor.
+    """Make the encoder's identity vector reproduce the dlib descriptor (centred, unit: training.data).
 
     cosine: 1 - cos(identity, teacher); mse: squared distance, summed over the vector;
     relation: MSE between the batch's pairwise cosine matrices (student vs teacher), which keeps

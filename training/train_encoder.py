@@ -3,8 +3,8 @@
     python -m training.train_encoder --data data_cache --out runs/encoder --max-minutes 8 \\
         [--resume] [--workers 4] [--export resources/weights/encoder.pt]
 
-Distillation: the EfficientNet-B0 encoder learns to reproduce the (normalised) dlib ResNet
-descriptor of the clean face, from the occluded face and from the clean face alike (cosine + MSE
+Distillation: the EfficientNet-B0 encoder learns to reproduce the dlib ResNet descriptor of the
+clean face (centred and normalised, see training.data.centred_descriptors), from the occluded face and from the clean face alike (cosine + MSE
 + relational loss over the batch), with UTK's gender, age and race as auxiliary heads.
 Validation on a fixed set of validation faces: top-1 identification of occluded probes against
 a gallery of the same people's clean faces, cosine to the teacher, gender accuracy and age error.

@@ -6,7 +6,7 @@
 Holes are occluder-shaped (synthetic occluders, grown by a few px) or free-form/box, about half
 each, 5-45 % of the crop. The generator is conditioned on an identity vector: with `--encoder`
 (a shipped encoder checkpoint) it is the frozen encoder's vector of the OCCLUDED input, as in the
-app; without it, the normalised dlib descriptor of the clean face plus noise, which the encoder is
+app; without it, the centred, normalised dlib descriptor of the clean face plus noise, which the encoder is
 distilled to approximate, so the generator can train before an encoder exists. Losses: L1 in the
 hole and outside (weighted), gradient and SSIM terms, identity (cosine) and perceptual (EfficientNet
 feature L1) through the frozen encoder when given, and the hinge adversarial loss, which ramps in
@@ -111,7 +111,7 @@ class InpainterTrainer(Trainer):
         clean = images_to_model(batch["clean"], self.channels_last)
         occluded = images_to_model(batch["occluded"], self.channels_last)
         mask = batch["mask"].float()
-        identity = self.identity(batch, occluded, float(self.config["train"].get("identity_noise", 0.03)))
+        identity = self.identity(batch, occluded, float(self.config["train"].get("identity_noise", 0.05)))
         with self.autocast():
             output = self.generator(occluded, mask, identity)
         output = output.float()
