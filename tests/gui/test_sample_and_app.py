@@ -20,10 +20,13 @@ def test_sample_is_deterministic_and_its_mask_is_exactly_what_was_drawn():
     drawn = (first.image != first.reference).any(axis=2)
     assert np.array_equal(drawn, first.true_mask == 255)
     assert set(np.unique(first.true_mask)) == {0, 255}
-    # both eyes of the astronaut (dlib landmarks) are hidden, and little else
-    assert first.true_mask[101, 203] == 255 and first.true_mask[104, 246] == 255
+    # nose tip and both mouth corners of the astronaut (dlib landmarks) are hidden, the eyes are not
+    assert first.true_mask[134, 224] == 255 and first.true_mask[139, 200] == 255 and first.true_mask[141, 245] == 255
+    assert first.true_mask[101, 203] == 0 and first.true_mask[104, 246] == 0
     assert 0.5 < 100 * np.count_nonzero(first.true_mask) / first.true_mask.size < 3.0
-    assert first.image[101, 203].max() < 90  # dark glass over the eye
+    assert first.image[139, 222, 2] > first.image[139, 222, 0] + 30  # pale blue fabric over the mouth
+    glasses = load_sample("sunglasses")  # the other occluder the sample can wear
+    assert glasses.true_mask[101, 203] == 255 and glasses.image[101, 203].max() < 90
 
 
 def test_sample_does_not_need_qt():

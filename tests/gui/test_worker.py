@@ -143,7 +143,7 @@ def test_telea_inpaint_changes_only_the_hole_and_scores_it(qtbot, engine_window,
     figures = doc.undo_stack.command(1).figures
     assert figures.reference["iou"] == 1.0
     reference = doc.reference.image
-    assert psnr(doc.image, reference, truth) > psnr(before, reference, truth) + 3  # the dark lenses are gone
+    assert psnr(doc.image, reference, truth) > psnr(before, reference, truth) + 1.5  # the mask is gone
 
 
 def test_cancelled_auto_fix_leaves_the_photo_unchanged(qtbot, engine_window):
