@@ -58,7 +58,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="faces whose held-out occluder case DeepFace also judges (0: none; ~0.5 s CPU per face)")
     parser.add_argument("--chunk", type=int, default=defaults.chunk, help="faces processed together")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1: the dlib workers use the other core; more pay only on idle cores)")
     parser.add_argument("--workers", type=int, default=2, help="processes computing dlib descriptors")
     args = parser.parse_args(argv)
     for name in ("n", "gallery", "chunk", "threads", "workers"):
@@ -171,14 +172,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "hole_buckets": {group: list(bucket) for group, bucket in FREE_FORM_GROUPS.items()},
         "device": str(args.device),
         "threads": args.threads,
+        "dlib_workers": args.workers,
     }
     summary = build_summary(result, setup, notes)
     figures = draw_figures(result, summary, args)
     summary["setup"]["wall_s"] = time.perf_counter() - started
+    summary["setup"]["cpu_s"] = _cpu_seconds()
     write_json(summary, args.out / "results.json")
     write_markdown(summary, args.out / "results.md", figures)
     _print_headline(summary, args.out)
     return summary
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the dlib workers), user + system."""
+    import resource
+
+    usages = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
 
 
 def _print_progress(line: str) -> None:
@@ -190,7 +201,9 @@ def _print_headline(summary: dict[str, Any], out: Path) -> None:
         value = "-" if check["value"] is None else f"{check['value']:.3f}"
         verdict = {True: "met", False: "NOT met", None: "not measured"}[check["met"]]
         print(f"{check['name']}: {value} (target {check['target']}, {verdict})")
-    print(f"wrote {out / 'results.md'} and {out / 'results.json'} in {summary['setup']['wall_s'] / 60:.1f} min")
+    setup = summary["setup"]
+    print(f"wrote {out / 'results.md'} and {out / 'results.json'} in {setup['wall_s'] / 60:.1f} min "
+          f"({setup['cpu_s'] / 60:.1f} min of CPU)")
 
 
 if __name__ == "__main__":

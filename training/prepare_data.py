@@ -202,16 +202,16 @@ def _init_worker() -> None:
     _ANNOTATOR = FaceAnnotator()
 
 
-def process_face(task: tuple[str, str, str, int]) -> FaceRecord | str:
+def process_face(task: tuple[str, str, str, int, int]) -> FaceRecord | str:
     """Annotate, align and save one face; returns its record, or an error line for an unreadable file."""
-    source_path, source, out_path, quality = task
+    source_path, source, out_path, quality, size = task
     assert _ANNOTATOR is not None, "worker not initialised"
     bgr = cv2.imread(source_path, cv2.IMREAD_COLOR)
     if bgr is None:
         return f"{source_path}: not a readable image, skipped"
     image = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     landmarks, descriptor, detector = _ANNOTATOR.annotate(image, source)
-    crop, matrix, coverage = align_face(image, landmarks)
+    crop, matrix, coverage = align_face(image, landmarks, size)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     ok = cv2.imwrite(out_path, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality, *JPEG_PARAMS])
     if not ok:
@@ -263,8 +263,9 @@ def list_faces(data_dir: Path, sources: tuple[str, ...], limit: int | None) -> l
     return faces
 
 
-def choose_jpeg_quality(faces: list[tuple[str, Path]], budget_bytes: float, sample: int = 300) -> int:
-    """Highest JPEG quality (<= JPEG_QUALITY) at which all faces' 128 px crops should fit the budget.
+def choose_jpeg_quality(faces: list[tuple[str, Path]], budget_bytes: float, size: int = CROP_SIZE,
+                        sample: int = 300) -> int:
+    """Highest JPEG quality (<= JPEG_QUALITY) at which all faces' `size` px crops should fit the budget.
 
     Estimated by encoding a deterministic sample of the photos resized to the crop size.
     """
@@ -275,7 +276,7 @@ def choose_jpeg_quality(faces: list[tuple[str, Path]], budget_bytes: float, samp
     for _, path in faces[::step]:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is not None:
-            crops.append(cv2.resize(image, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA))
+            crops.append(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))
     for quality in range(JPEG_QUALITY, JPEG_QUALITY_FLOOR - 1, -2):
         params = [cv2.IMWRITE_JPEG_QUALITY, quality, *JPEG_PARAMS]
         mean_bytes = np.mean([len(cv2.imencode(".jpg", crop, params)[1]) for crop in crops])
@@ -290,7 +291,7 @@ PER_FACE_KEYS = ("names", "source", "split", "detector", "landmarks68", "descrip
 
 def build_faces(
     faces: list[tuple[str, Path]], out_dir: Path, workers: int = 2, quality: int | None = None,
-    face_budget_mb: float = CACHE_BUDGET_MB,
+    face_budget_mb: float = CACHE_BUDGET_MB, size: int = CROP_SIZE,
 ) -> dict[str, np.ndarray]:
     """Process the faces chunk by chunk, then write out_dir/meta.npz and return its arrays.
 
@@ -300,6 +301,9 @@ def build_faces(
     resumed or extended run keeps the quality it started with.
     """
     existing = _read_meta(out_dir / "meta.npz")
+    if existing and int(existing["crop_size"]) != size:
+        raise SystemExit(f"{out_dir / 'meta.npz'}: holds {int(existing['crop_size'])} px crops, not {size} px; "
+                         "use another --out")
     done = set(zip(existing["source"].tolist(), existing["names"].tolist())) if existing else set()
     todo = [(s, p) for s, p in faces if (s, p.stem) not in done]
     parts_dir = out_dir / ".parts"
@@ -312,7 +316,7 @@ def build_faces(
             quality = int(quality_file.read_text())
         else:
             budget = 0.97 * (face_budget_mb * 2**20 - len(faces) * META_BYTES_PER_FACE)  # 3 % estimate margin
-            quality = choose_jpeg_quality(faces, budget)
+            quality = choose_jpeg_quality(faces, budget, size)
     quality_file.write_text(str(quality))
     print(f"{len(faces)} faces ({len(done)} already in meta.npz), JPEG quality {quality}", flush=True)
     chunks = [todo[i:i + CHUNK_SIZE] for i in range(0, len(todo), CHUNK_SIZE)]
@@ -323,7 +327,7 @@ def build_faces(
         for index, (chunk, part) in enumerate(zip(chunks, part_paths)):
             if part.exists():
                 continue
-            tasks = [(str(p), s, str(out_dir / "faces" / s / f"{p.stem}.jpg"), quality) for s, p in chunk]
+            tasks = [(str(p), s, str(out_dir / "faces" / s / f"{p.stem}.jpg"), quality, size) for s, p in chunk]
             results = pool.map(process_face, tasks, chunksize=8)
             for problem in (r for r in results if isinstance(r, str)):
                 print(problem, file=sys.stderr)
@@ -344,7 +348,7 @@ def build_faces(
     if not pieces:
         raise SystemExit(f"{out_dir}: no face could be processed")
     meta = {key: np.concatenate([piece[key] for piece in pieces]) for key in PER_FACE_KEYS}
-    meta["crop_size"] = np.array(CROP_SIZE)
+    meta["crop_size"] = np.array(size)
     meta["jpeg_quality"] = np.array(quality)
     meta["canonical_landmarks"] = CANONICAL_LANDMARKS.astype(np.float32)
     tmp = out_dir / "meta.tmp.npz"
@@ -473,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"JPEG quality of the aligned crops (default: the highest <= {JPEG_QUALITY} that fits)")
     parser.add_argument("--max-mb", type=float, default=CACHE_BUDGET_MB, help="size budget of the whole cache")
     parser.add_argument("--sources", nargs="+", default=list(FACE_SOURCES))
+    parser.add_argument("--crop-size", type=int, default=CROP_SIZE, help="side of the aligned crops (e.g. 256)")
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -481,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"occluders: {len(scales)} images copied to {args.out / 'occluders'}", flush=True)
     face_budget_mb = args.max_mb - folder_size(args.out / "occluders") / 2**20
     faces = list_faces(args.data, tuple(args.sources), args.limit)
-    meta = build_faces(faces, args.out, args.workers, args.quality, face_budget_mb)
+    meta = build_faces(faces, args.out, args.workers, args.quality, face_budget_mb, args.crop_size)
     count = len(meta["names"])
     splits = {s: int((meta["split"] == s).sum()) for s, _ in SPLIT_FRACTIONS}
     fallback = int((meta["detector"] == DETECTOR_BOX).sum())

@@ -128,6 +128,18 @@ def test_cached_descriptor_belongs_to_the_cached_face(small_cache: Path) -> None
         assert distances[i] == distances.min()
 
 
+@needs_data
+def test_cache_extends_without_redoing_faces(tmp_path: Path) -> None:
+    faces = prepare_data.list_faces(DATA, ("utk",), 3)
+    prepare_data.build_faces(faces[:2], tmp_path, workers=1, quality=80)
+    first = tmp_path / "faces" / "utk" / f"{faces[0][1].stem}.jpg"
+    written = first.stat().st_mtime_ns
+    meta = prepare_data.build_faces(faces, tmp_path, workers=1)
+    assert meta["names"].tolist() == [p.stem for _, p in faces] and int(meta["jpeg_quality"]) == 80
+    assert first.stat().st_mtime_ns == written  # kept, not recomputed
+    assert not (tmp_path / ".parts").exists()
+
+
 # ----------------------------------------------------------------------------- datasets
 
 

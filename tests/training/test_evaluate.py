@@ -140,6 +140,16 @@ def test_oracle_that_returns_the_truth_scores_perfectly(small_cache: Path) -> No
     assert identity["input"]["distance"] > 0.0  # the occluder changes what dlib sees
 
 
+def test_dlib_workers_describe_exactly_as_one_process(small_cache: Path) -> None:
+    cache = FaceCache(small_cache)
+    faces = load_faces(cache, evaluation_order(cache, seed=0))
+    images, landmarks = [face.clean for face in faces], [face.landmarks for face in faces]
+    alone = DlibDescriptor().describe(images, landmarks)
+    with DlibDescriptor(workers=2) as spread:
+        assert np.array_equal(spread.describe(images, landmarks), alone)
+    assert alone.shape == (TEST_FACES, 128) and np.all(np.linalg.norm(alone, axis=1) > 0.5)
+
+
 def test_cases_are_deterministic_and_fill_their_buckets(small_cache: Path) -> None:
     cache = FaceCache(small_cache)
     assets = OccluderAssets.load(small_cache, split="test")

@@ -80,8 +80,8 @@ def markdown(summary: dict[str, Any], figures: list[str]) -> str:
         f"Held-out occluders: {', '.join(setup['heldout_kinds'])} (kinds never trained on, and the test split's "
         "mask templates and textures); all occluder kinds use the test split's assets too.",
         "",
-        f"Command: `{setup['command']}` ({setup['wall_s'] / 60:.1f} min wall, {setup['threads']} threads, "
-        f"{setup['device']}).",
+        f"Command: `{setup['command']}` ({setup['wall_s'] / 60:.1f} min wall and {setup['cpu_s'] / 60:.1f} min of "
+        f"CPU on {setup['device']}, {setup['threads']} torch threads, {setup['dlib_workers']} dlib processes).",
     ]
     lines += [line for note in summary["notes"] for line in ("", f"- {note}")]
     lines += ["", "## Targets (issue 3, v1)", "", *_header("measure", "target", "measured", "met")]
@@ -173,7 +173,8 @@ def _encoder_table(encoder: dict[str, Any]) -> list[str]:
 
 
 def _timing_table(timing: dict[str, Any]) -> list[str]:
-    lines = ["", "## Time per stage", "", *_header("stage", "wall s", "CPU s")]
+    lines = ["", "## Time per stage", "", "CPU s counts the main process only (dlib's worker processes are in the "
+             "total above).", "", *_header("stage", "wall s", "CPU s")]
     for stage, spent in sorted(timing["stages"].items(), key=lambda item: -item[1]["cpu_s"]):
         lines.append(_row(stage, f"{spent['wall_s']:.1f}", f"{spent['cpu_s']:.1f}"))
     return lines

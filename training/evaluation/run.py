@@ -5,7 +5,7 @@ describe with dlib, encode probes), so memory holds one chunk of images plus the
 is evaluated is a set of callables (`Evaluators`): the trained models and OpenCV Telea in a real
 run, an oracle that returns the truth in the tests (which must then score perfectly).
 
-Identity (dlib descriptors, ~40-80 ms of CPU each) is measured on the occluder-shaped holes, the
+Identity (dlib descriptors, ~80 ms of CPU each) is measured on the occluder-shaped holes, the
 app's use; DeepFace's verdict (two detections and descriptors per pair) on the held-out occluder
 case of the first `deepface_faces` faces only.
 """
@@ -86,6 +86,7 @@ class SheetRow:
     """One contact-sheet row: a case's input, true mask, segmenter mask, each fill, the truth."""
 
     label: str
+    face: int
     image: np.ndarray
     mask: np.ndarray
     segmented: np.ndarray | None
@@ -174,6 +175,8 @@ def run_evaluation(
         if progress is not None:
             progress(f"{done}/{count} faces, {time.perf_counter() - started:.0f} s")
     encoder = _identification(cache, rows[:gallery_size], count, probes, truth_descriptors, evaluators, timer)
+    if progress is not None:
+        progress(f"gallery of {gallery_size} faces done, {time.perf_counter() - started:.0f} s")
     return EvaluationResult(
         faces=count,
         gallery=gallery_size,
@@ -339,11 +342,13 @@ def _collect_sheet(
 ) -> None:
     """Keep the first case of each held-out occluder kind and of each free-form bucket, the
     free-form ones on faces the sheet does not show yet."""
-    shown = {id(row.truth) for row in sheet.values()}
-    for i, case in enumerate(cases):
+    shown = {row.face for row in sheet.values()}
+    heldout_first = sorted(range(len(cases)), key=lambda i: cases[i].group != HELDOUT)
+    for i in heldout_first:
+        case = cases[i]
         if case.group == HELDOUT:
             key = f"{HELDOUT}:{case.kind}"
-        elif case.group in FREE_FORM_GROUPS and id(case.truth) not in shown:
+        elif case.group in FREE_FORM_GROUPS and case.face.index not in shown:
             key = case.group
         else:
             continue
@@ -352,13 +357,14 @@ def _collect_sheet(
         label = case.kind if case.group == HELDOUT else f"free-form {round(100 * case.area)} %"
         sheet[key] = SheetRow(
             label=label,
+            face=case.face.index,
             image=case.image,
             mask=case.mask,
             segmented=segmented.get(i),
             fills={name: fill[i] for name, fill in fills.items()},
             truth=case.truth,
         )
-        shown.add(id(case.truth))
+        shown.add(case.face.index)
 
 
 def _sheet_order(key: str) -> tuple[int, str]:
