@@ -80,8 +80,8 @@ def markdown(summary: dict[str, Any], figures: list[str]) -> str:
         f"Held-out occluders: {', '.join(setup['heldout_kinds'])} (kinds never trained on, and the test split's "
         "mask templates and textures); all occluder kinds use the test split's assets too.",
         "",
-        f"Command: `{setup['command']}` ({setup['wall_s'] / 60:.1f} min wall and {setup['cpu_s'] / 60:.1f} min of "
-        f"CPU on {setup['device']}, {setup['threads']} torch threads, {setup['dlib_workers']} dlib processes).",
+        f"Command: `{setup['command']}` ({setup['wall_s'] / 60:.1f} min wall, {setup['cpu_s'] / 60:.1f} min of CPU; "
+        f"device {setup['device']}, {setup['threads']} torch thread(s), {setup['dlib_workers']} dlib process(es)).",
     ]
     lines += [line for note in summary["notes"] for line in ("", f"- {note}")]
     lines += ["", "## Targets (issue 3, v1)", "", *_header("measure", "target", "measured", "met")]

@@ -89,7 +89,7 @@ def summarize_inpainting(cases: Sequence[CaseScores]) -> dict[str, Any]:
         scored = [case for case in cases if case.group in members and case.fills]
         if not scored:
             continue
-        methods = sorted({method for case in scored for method in case.fills})
+        methods = _ordered_variants({method for case in scored for method in case.fills})
         summary[group] = {
             "count": len(scored),
             "mean_area": _mean(case.area for case in scored),
