@@ -18,40 +18,25 @@ import torch
 import torch.nn.functional as F
 
 from facestudio.models import FaceEncoder
-from training.data import BatchAugment, FaceCache, Jitter, OccludedFaces
-from training.loop import (Trainer, collect_batches, common_arguments, images_to_model, make_loader, resolve_config,
-                           save_image_grid, to_device)
+from training.loop import common_arguments, images_to_model, resolve_config, save_image_grid, to_device
 from training.losses import attribute_loss, distillation_loss
+from training.occluded_trainer import OccludedFacesTrainer
 
 
-class EncoderTrainer(Trainer):
+class EncoderTrainer(OccludedFacesTrainer):
     name = "encoder"
     export_model = "encoder"
 
-    def build(self) -> None:
-        config = self.config
-        data, optim = config.get("data", {}), config.get("optim", {})
-        cache = FaceCache(self.args.data)
-        self.data_facts = cache.facts("train")
-        self.train_set = OccludedFaces(cache, "train", jitter=Jitter.from_config(data.get("jitter", {})),
-                                       clean_share=float(data.get("clean_share", 0.0)), seed=self.seed)
-        model = self.prepare(FaceEncoder(**config.get("model", {})))
-        self.models["encoder"] = model
-        self.model = self.distribute(WithAttributes(model))
-        self.optimizers["encoder"] = torch.optim.AdamW(
-            model.parameters(), lr=float(optim.get("lr", 1e-3)), weight_decay=float(optim.get("weight_decay", 0.02)),
-            betas=tuple(optim.get("betas", (0.9, 0.99))))
-        self.scalers["encoder"] = self.make_scaler()
-        self.augment = BatchAugment(config.get("augment"))
-        if self.processes.is_main:
-            val_set = OccludedFaces(cache, "val", jitter=None, deterministic=True, seed=12345)
-            self.val_batches = collect_batches(val_set, int(config["train"].get("val_samples", 500)),
-                                               int(data.get("batch_size", 32)), int(data.get("workers", 2)))
+    default_lr = 1e-3
+    default_weight_decay = 0.02
+    default_clean_share = 0.0
+    default_val_samples = 500
 
-    def train_loader(self):
-        data = self.config.get("data", {})
-        return make_loader(self.train_set, int(data.get("batch_size", 32)), int(data.get("workers", 2)),
-                           self.processes, self.seed)
+    def make_model(self) -> FaceEncoder:
+        return FaceEncoder(**self.config.get("model", {}))
+
+    def wrap_for_training(self, model: FaceEncoder) -> torch.nn.Module:
+        return WithAttributes(model)
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         weights = self.config.get("loss", {})
@@ -66,8 +51,7 @@ class EncoderTrainer(Trainer):
         attribute = attribute_loss(attributes, batch["gender"].repeat(2), batch["age"].repeat(2),
                                    batch["race"].repeat(2))
         loss = distill + sum(float(weights.get(name, 0.1)) * value for name, value in attribute.items())
-        self.optimizer_step(loss, self.optimizers["encoder"], self.scalers["encoder"],
-                            list(self.models["encoder"].parameters()), self.config.get("optim", {}).get("grad_clip"))
+        self.step_optimizer(loss)
         return {"loss": loss.item(), **{k: v.item() for k, v in parts.items()},
                 **{k: v.item() for k, v in attribute.items()}}
 

@@ -15,41 +15,23 @@ from typing import Any
 import torch
 
 from facestudio.models import OcclusionSegmenter
-from training.data import BatchAugment, FaceCache, Jitter, OccludedFaces
-from training.loop import (Trainer, collect_batches, common_arguments, images_to_model, make_loader, resolve_config,
-                           save_image_grid, to_device)
+from training.loop import common_arguments, images_to_model, resolve_config, save_image_grid, to_device
 from training.losses import segmentation_loss
+from training.occluded_trainer import OccludedFacesTrainer
 
 
-class SegmenterTrainer(Trainer):
+class SegmenterTrainer(OccludedFacesTrainer):
     name = "segmenter"
     export_model = "segmenter"
 
-    def build(self) -> None:
-        config = self.config
-        data, optim = config.get("data", {}), config.get("optim", {})
-        cache = FaceCache(self.args.data)
-        self.data_facts = cache.facts("train")
-        self.train_set = OccludedFaces(cache, "train", jitter=Jitter.from_config(data.get("jitter", {})),
-                                       clean_share=float(data.get("clean_share", 0.1)), seed=self.seed)
-        model = self.prepare(OcclusionSegmenter(**config.get("model", {})))
-        self.models["segmenter"] = model
-        self.model = self.distribute(model)
-        self.optimizers["segmenter"] = torch.optim.AdamW(
-            model.parameters(), lr=float(optim.get("lr", 2e-3)), weight_decay=float(optim.get("weight_decay", 1e-4)),
-            betas=tuple(optim.get("betas", (0.9, 0.99))))
-        self.scalers["segmenter"] = self.make_scaler()
-        self.augment = BatchAugment(config.get("augment"))
-        if self.processes.is_main:
-            val_set = OccludedFaces(cache, "val", jitter=None, clean_share=float(data.get("clean_share", 0.1)),
-                                    deterministic=True, seed=12345)
-            self.val_batches = collect_batches(val_set, int(config["train"].get("val_samples", 512)),
-                                               int(data.get("batch_size", 32)), int(data.get("workers", 2)))
+    default_lr = 2e-3
+    default_weight_decay = 1e-4
+    default_clean_share = 0.1
+    default_val_samples = 512
+    validate_with_clean_faces = True  # a clean face must give an empty mask
 
-    def train_loader(self):
-        data = self.config.get("data", {})
-        return make_loader(self.train_set, int(data.get("batch_size", 32)), int(data.get("workers", 2)),
-                           self.processes, self.seed)
+    def make_model(self) -> OcclusionSegmenter:
+        return OcclusionSegmenter(**self.config.get("model", {}))
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         loss_config = self.config.get("loss", {})
@@ -60,9 +42,7 @@ class SegmenterTrainer(Trainer):
             logits = self.model(x)
         loss, parts = segmentation_loss(logits, target, float(loss_config.get("bce", 1.0)),
                                         float(loss_config.get("dice", 1.0)))
-        optimizer = self.optimizers["segmenter"]
-        self.optimizer_step(loss, optimizer, self.scalers["segmenter"], list(self.models["segmenter"].parameters()),
-                            self.config.get("optim", {}).get("grad_clip"))
+        self.step_optimizer(loss)
         return {"loss": loss.item(), **{k: v.item() for k, v in parts.items()}}
 
     def validate(self) -> dict[str, float]:
