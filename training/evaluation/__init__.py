@@ -6,4 +6,5 @@
     scores.py         per-case scores and their summaries (per kind, per hole-area bucket, targets)
     run.py            one pass over the faces that ties them together, streaming chunk by chunk
     report.py         results.md and results.json
+    identity_threshold.py  the encoder backend's same-person threshold, derived from pairs (calibrate_identity)
 """
