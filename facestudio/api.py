@@ -4,12 +4,15 @@
     faces = pipeline.detect(image)                   # list[Face]
     mask = pipeline.segment(image)                   # HxW uint8, 255 = occluded
     fixed = pipeline.inpaint(image, mask)            # HxWx3 uint8, bit-identical outside the mask
-    result = pipeline.auto_fix(image)                # .image .mask .faces .metrics
+    result = pipeline.auto_fix(image)                # .image .mask .faces .metrics; NoFaceError if none
+    result = pipeline.auto_fix(image, faces=[Face(box=(x, y, w, h))])   # faces someone marked
     vector = pipeline.embed(image)                   # float32, L2-normalised identity
 
 Images are HxWx3 uint8 RGB of any size. Models load on first use from the weights folder and stay
-loaded; `detect()` and method "telea" need no weights at all. One inference runs at a time per
-Pipeline (a lock), so a GUI worker thread and the caller can share one.
+loaded. The face detector is chosen by name (`detector=`): "auto" (the default) is the learned
+detector when `<weights>/detector.pt` exists, else OpenCV's Haar cascade, which needs no weights
+(nor does method "telea"). One inference runs at a time per Pipeline (a lock), so a GUI worker
+thread and the caller can share one.
 """
 
 from __future__ import annotations
@@ -34,7 +37,16 @@ from facestudio.alignment import (
 from facestudio.blend import grow_mask, paste_back
 from facestudio.classic import telea_inpaint
 from facestudio.devices import resolve_device
-from facestudio.faces import Face, FaceCrop, FaceDetector, HaarFaceDetector, face_crop, whole_image_face
+from facestudio.faces import (
+    Face,
+    FaceCrop,
+    FaceDetector,
+    HaarFaceDetector,
+    build_face_detector,
+    detector_name,
+    face_crop,
+    whole_image_face,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -50,12 +62,19 @@ FEATHER_FRACTION = 3.0 / 128.0
 GROW_FRACTION = 3.0 / 128.0
 
 
+class NoFaceError(ValueError):
+    """auto_fix found no face and was given none: nothing says where the face to fix is."""
+
+
+NO_FACE_MESSAGE = "no face found in the photo; draw a face box around the face, or give a mask of what to fill"
+
+
 @dataclass(eq=False)
 class AutoFixResult:
     """What `Pipeline.auto_fix` found and made.
 
     image: the fixed photo (HxWx3 uint8); mask: the segmenter's mask (HxW uint8, 255 = occluded),
-    before any growing; faces: the detected faces (empty when the whole photo was taken as one);
+    before any growing; faces: the faces it fixed (detected, or those it was given);
     metrics: faces, mask_area_pct, ms, method, device, identity_similarity.
     """
 
@@ -75,34 +94,61 @@ def default_weights_dir() -> Path:
     return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
-def load_pipeline(device: str | None = None, weights_dir: str | os.PathLike | None = None) -> Pipeline:
+def load_pipeline(
+    device: str | None = None,
+    weights_dir: str | os.PathLike | None = None,
+    detector: str | FaceDetector = "auto",
+) -> Pipeline:
     """A Pipeline on `device` ("cpu", "cuda", "auto"; None: $FACESTUDIO_DEVICE, else auto).
 
-    Raises devices.DeviceError when CUDA is asked for but unavailable. Weights are not read until a
-    model is first needed; a missing or bad checkpoint then raises CheckpointError naming the file.
+    `detector`: "auto" (the learned detector when `<weights_dir>/detector.pt` exists, else Haar),
+    "learned", "haar", or any object with `detect(image) -> list[Face]`. Raises devices.DeviceError
+    when CUDA is asked for but unavailable. Weights are not read until a model is first needed; a
+    missing or bad checkpoint then raises CheckpointError naming the file.
     """
     folder = Path(weights_dir) if weights_dir is not None else default_weights_dir()
-    return Pipeline(device=resolve_device(device), weights_dir=folder)
+    return Pipeline(device=resolve_device(device), weights_dir=folder, detector=detector)
 
 
 class Pipeline:
-    """Face detection, occlusion segmentation, identity encoding and inpainting on photos."""
+    """Face detection, occlusion segmentation, identity encoding and inpainting on photos.
+
+    `detector` is a name ("auto", "learned", "haar"; see `load_pipeline`) or a FaceDetector object;
+    `detector_name` says which one runs ("learned", "haar", or the object's class name). The learned
+    detector loads on first use, like the models; Haar is built at once (it needs no weights).
+    """
 
     def __init__(
         self,
         device: str = "cpu",
         weights_dir: str | os.PathLike | None = None,
-        detector: FaceDetector | None = None,
+        detector: str | FaceDetector = "auto",
         generator_size: int = MODEL_SIZE,
     ) -> None:
         if generator_size not in GENERATOR_SIZES:
             raise ValueError(f"generator_size must be one of {GENERATOR_SIZES}, got {generator_size}")
         self.device = device
         self.weights_dir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
-        self.detector: FaceDetector = detector if detector is not None else HaarFaceDetector()
         self.generator_size = generator_size
         self._models: dict[str, nn.Module] = {}
         self._lock = threading.RLock()
+        self._detector: FaceDetector | None
+        if isinstance(detector, str):
+            self.detector_name = detector_name(detector, self.weights_dir)
+            self._detector = HaarFaceDetector() if self.detector_name == "haar" else None
+        elif isinstance(detector, FaceDetector):
+            self.detector_name = type(detector).__name__
+            self._detector = detector
+        else:
+            raise TypeError(f"detector must be a name or have detect(image), got {type(detector).__name__}")
+
+    @property
+    def detector(self) -> FaceDetector:
+        """The face detector, loaded on first use (a bad detector.pt raises CheckpointError naming it)."""
+        with self._lock:
+            if self._detector is None:
+                self._detector = build_face_detector(self.detector_name, self.weights_dir, self.device)
+            return self._detector
 
     # ------------------------------------------------------------------------------------ models
     def model(self, kind: str) -> nn.Module:
@@ -115,10 +161,16 @@ class Pipeline:
                 self._models[kind] = network.eval()
             return self._models[kind]
 
-    def load_models(self, kinds: tuple[str, ...] = ("segmenter", "encoder", "generator")) -> None:
-        """Load models now rather than on first use (to report weight problems early, or time runs)."""
+    def load_models(self, kinds: tuple[str, ...] = ("detector", "segmenter", "encoder", "generator")) -> None:
+        """Load models now rather than on first use (to report weight problems early, or time runs).
+
+        "detector" is the face detector, whichever it is; the other kinds are `model()`'s.
+        """
         for kind in kinds:
-            self.model(kind)
+            if kind == "detector":
+                self.detector
+            else:
+                self.model(kind)
 
     # ---------------------------------------------------------------------------------- public API
     def detect(self, image: np.ndarray) -> list[Face]:
@@ -154,16 +206,30 @@ class Pipeline:
             return self._inpaint(image, mask, method, None, size or self.generator_size)
 
     def auto_fix(
-        self, image: np.ndarray, method: str = "gan", grow_px: int | None = None, size: int | None = None
+        self,
+        image: np.ndarray,
+        method: str = "gan",
+        grow_px: int | None = None,
+        size: int | None = None,
+        faces: list[Face] | None = None,
     ) -> AutoFixResult:
-        """Detect faces, segment what hides them, grow the mask by `grow_px` (default: 3 px per 128 px
-        of face crop) and fill it. The result's mask is the segmenter's, before growing."""
+        """Detect faces (or take `faces`, e.g. boxes a person drew), segment what hides them, grow the
+        mask by `grow_px` (default: 3 px per 128 px of face crop) and fill it. The result's mask is
+        the segmenter's, before growing.
+
+        Raises NoFaceError when no face is given and none is found: fixing a guessed face would
+        paint over the wrong pixels, so the caller must say where the face is.
+        """
         _check_image(image)
         _check_method(method)
+        if faces is not None:
+            faces = _checked_faces(faces)
         started = time.perf_counter()
         with self._lock:
-            detected = self.detector.detect(image)
-            faces = detected or [whole_image_face(image)]
+            if faces is None:
+                faces = self.detector.detect(image)
+            if not faces:
+                raise NoFaceError(NO_FACE_MESSAGE)
             mask = self._segment(image, faces)
             if grow_px is None:
                 grow_px = _default_grow_px(faces)
@@ -171,14 +237,14 @@ class Pipeline:
             result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size)
             similarity = self._identity_similarity(image, result, faces)
         metrics = {
-            "faces": len(detected),
+            "faces": len(faces),
             "mask_area_pct": 100.0 * float(np.count_nonzero(mask)) / mask.size,
             "ms": (time.perf_counter() - started) * 1000.0,
             "method": method,
             "device": self.device,
             "identity_similarity": similarity,
         }
-        return AutoFixResult(image=result, mask=mask, faces=detected, metrics=metrics)
+        return AutoFixResult(image=result, mask=mask, faces=faces, metrics=metrics)
 
     # ---------------------------------------------------------------------------------- internals
     def _faces_or_whole(self, image: np.ndarray) -> list[Face]:
@@ -281,6 +347,14 @@ def _default_grow_px(faces: list[Face]) -> int:
     """Mask growth in photo px: GROW_FRACTION of the median face crop's side in the photo."""
     sides = [MODEL_SIZE / similarity_scale(similarity_to_canonical(face.landmarks, MODEL_SIZE)) for face in faces]
     return max(1, int(round(GROW_FRACTION * float(np.median(sides)))))
+
+
+def _checked_faces(faces: list[Face]) -> list[Face]:
+    faces = list(faces)
+    for face in faces:
+        if not isinstance(face, Face):
+            raise TypeError(f"faces must be facestudio.Face objects, got {type(face).__name__}")
+    return faces
 
 
 def _check_image(image: np.ndarray) -> None:

@@ -1,15 +1,20 @@
-"""Faces in a photo: detection, and the aligned square crop each model works on.
+"""Faces in a photo: detection, the choice of detector, and the aligned square crop each model works on.
 
-A detector is anything with `detect(image) -> list[Face]` (the `FaceDetector` protocol); the
-Haar cascade here is the default until a learned detector (issue 4) plugs in through it. When no
-face is found, `whole_image_face` treats the whole photo as one already-aligned face crop, which
-is what a tight face photo (UTK, CelebA) is.
+A detector is anything with `detect(image) -> list[Face]` (the `FaceDetector` protocol). Two ship:
+the learned one (`facestudio.detection.LearnedFaceDetector`, weights `detector.pt`), which also finds
+occluded faces, and OpenCV's Haar cascade here, which needs no weights. `build_face_detector` picks
+one by name ("auto": the learned one when its weights are there, else Haar). A face known only by
+its box (a Haar box, one a person drew) gets its five landmarks estimated from the box. The
+lower-level steps that get no face (segment, embed, inpaint) take the whole photo as one
+already-aligned face crop (`whole_image_face`), which is what a tight face photo (UTK, CelebA) is.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import cv2
@@ -24,18 +29,29 @@ from facestudio.alignment import (
 
 Box = tuple[int, int, int, int]  # x, y, width, height in photo pixels
 
+DETECTOR_CHOICES = ("auto", "learned", "haar")
+DETECTOR_WEIGHTS = "detector.pt"  # the learned detector's checkpoint, in the weights folder
+
 
 @dataclass(eq=False)
 class Face:
-    """One face in a photo: its box, five landmarks (see alignment.py), confidence and who found it."""
+    """One face in a photo: its box, five landmarks (see alignment.py), confidence and who found it.
+
+    `Face(box=(x, y, w, h))` is a face known only by its box (one a person drew): its landmarks are
+    then estimated from the box the way Haar faces get theirs (`landmarks_from_box`).
+    """
 
     box: Box
-    landmarks: np.ndarray  # 5x2 float32, photo pixels
-    score: float
-    source: str
+    landmarks: np.ndarray | None = None  # 5x2 float32, photo pixels
+    score: float = 1.0
+    source: str = "box"
 
     def __post_init__(self) -> None:
-        self.box = tuple(int(value) for value in self.box)  # type: ignore[assignment]
+        self.box = tuple(int(round(float(value))) for value in self.box)  # type: ignore[assignment]
+        if len(self.box) != 4 or self.box[2] <= 0 or self.box[3] <= 0:
+            raise ValueError(f"a face box is (x, y, width, height) with a positive size, got {self.box}")
+        if self.landmarks is None:
+            self.landmarks = landmarks_from_box(self.box)
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32).reshape(5, 2)
         self.score = float(self.score)
 
@@ -133,6 +149,28 @@ class HaarFaceDetector:
             Face(box=tuple(boxes_px[i]), landmarks=landmarks_from_box(boxes_px[i]), score=scores[i], source="haar")
             for i in keep
         ]
+
+
+def detector_name(choice: str, weights_dir: str | os.PathLike[str]) -> str:
+    """Which detector a choice means: "learned" or "haar" ("auto": learned when `detector.pt` is there)."""
+    if choice not in DETECTOR_CHOICES:
+        raise ValueError(f"unknown face detector {choice!r}: use one of {', '.join(DETECTOR_CHOICES)}")
+    if choice == "auto":
+        return "learned" if (Path(weights_dir) / DETECTOR_WEIGHTS).is_file() else "haar"
+    return choice
+
+
+def build_face_detector(choice: str, weights_dir: str | os.PathLike[str], device: str = "cpu") -> FaceDetector:
+    """The face detector `choice` names ("auto", "learned", "haar"), ready to run on `device`.
+
+    The learned one loads `<weights_dir>/detector.pt` now (torch is imported only then); a missing or
+    bad file raises facestudio.models.checkpoint.CheckpointError naming it.
+    """
+    if detector_name(choice, weights_dir) == "haar":
+        return HaarFaceDetector()
+    from facestudio.detection import LearnedFaceDetector
+
+    return LearnedFaceDetector(Path(weights_dir) / DETECTOR_WEIGHTS, device)
 
 
 def landmarks_from_box(box: Box | np.ndarray) -> np.ndarray:

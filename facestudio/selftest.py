@@ -5,7 +5,9 @@ photo and exact occluder mask are known) and scores it against that truth. It pa
 is clearly real work, judged against two baselines computed on the spot: the occluded input itself
 (nothing fixed) and OpenCV Telea filling the *true* mask (a classic fill given the perfect mask).
 A bundle that lost its weights, its Haar cascade or a native library fails here, and so does one whose
-models produce garbage (random weights fail the mask floor).
+models produce garbage (random weights fail the mask floor) or whose face detector (the learned one when
+detector.pt is shipped, else Haar) misses the sample's face: auto-fix then fixes nothing, and the figures
+say so.
 
 One line of figures goes to stdout; on failure one more line on stderr says why. Exit codes:
 0 passed, 1 ran but failed a check, 2 could not run (missing or bad weights, unavailable device).
@@ -48,7 +50,7 @@ class SelftestReport:
     method: str
     device: str
     mask_source: str  # "segmenter", or "given" (the true mask: no weights to find it)
-    faces: int
+    faces: int  # found by the detector; 0: auto-fix had no face to fix and changed nothing
     iou: float  # NaN when the mask was given
     dice: float
     psnr_hole: float
@@ -58,10 +60,13 @@ class SelftestReport:
     identity_similarity: float  # encoder cosine before vs after the fix; NaN without an encoder
     fix_ms: float
     total_s: float
+    detector: str = ""  # "learned" or "haar"
 
     def problems(self) -> list[str]:
         """Every failed check as a short phrase (empty when the self-test passes)."""
         found: list[str] = []
+        if self.mask_source == "segmenter" and self.faces == 0:
+            found.append(f"the {self.detector or 'face'} detector found no face in the sample")
         if self.mask_source == "segmenter" and not self.iou >= MIN_MASK_IOU:
             found.append(f"mask IoU {self.iou:.2f} < {MIN_MASK_IOU:.2f}")
         needed = self.psnr_hole_occluded + MIN_GAIN_OVER_OCCLUDED_DB
@@ -70,14 +75,14 @@ class SelftestReport:
         floor = self.psnr_hole_telea - MAX_LOSS_TO_TELEA_DB
         if not self.psnr_hole >= floor:
             found.append(f"hole PSNR {self.psnr_hole:.1f} dB < Telea - {MAX_LOSS_TO_TELEA_DB:.0f} dB")
-        if found and self.faces == 0:
-            found.append("no face was detected, so the whole photo was taken as one face")
         return found
 
     def line(self) -> str:
         """The one line of figures the self-test prints."""
         verdict = "FAILED" if self.problems() else "passed"
         face_word = "face" if self.faces == 1 else "faces"
+        if self.detector:
+            face_word += f" ({self.detector} detector)"
         mask = f"mask IoU {self.iou:.2f} Dice {self.dice:.2f}" if self.mask_source == "segmenter" else (
             "mask given (no weights to find it)"
         )
@@ -95,7 +100,9 @@ def measure(method: str = "gan", device: str | None = None, weights_dir: str | P
     if method not in METHODS:
         raise SelftestError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     started = time.perf_counter()
-    from facestudio.api import load_pipeline
+    import numpy as np
+
+    from facestudio.api import NoFaceError, load_pipeline
     from facestudio.devices import DeviceError
     from facestudio.metrics import compare_to_reference, psnr
     from facestudio.models.checkpoint import CheckpointError
@@ -114,9 +121,12 @@ def measure(method: str = "gan", device: str | None = None, weights_dir: str | P
             fixed = pipeline.inpaint(sample.image, sample.true_mask, "telea")
             found_mask, faces, identity = None, len(pipeline.detect(sample.image)), math.nan
         else:
-            result = pipeline.auto_fix(sample.image, method=method)
-            fixed, found_mask, faces = result.image, result.mask, len(result.faces)
-            identity = float(result.metrics.get("identity_similarity", math.nan))
+            try:
+                result = pipeline.auto_fix(sample.image, method=method)
+                fixed, found_mask, faces = result.image, result.mask, len(result.faces)
+                identity = float(result.metrics.get("identity_similarity", math.nan))
+            except NoFaceError:  # scored as what the app would show: the photo unchanged, nothing found
+                fixed, found_mask, faces, identity = sample.image, np.zeros_like(sample.true_mask), 0, math.nan
         fix_ms = (time.perf_counter() - fix_started) * 1000.0
         telea = pipeline.inpaint(sample.image, sample.true_mask, "telea")
     except CheckpointError as error:
@@ -139,6 +149,7 @@ def measure(method: str = "gan", device: str | None = None, weights_dir: str | P
         identity_similarity=identity,
         fix_ms=fix_ms,
         total_s=time.perf_counter() - started,
+        detector=pipeline.detector_name,
     )
 
 

@@ -1,7 +1,8 @@
 """The public engine API on real faces, with small randomly initialised checkpoints.
 
 Random weights make the fills meaningless but exercise every path; what is checked is the
-contract: shapes, the outside-the-mask guarantee, fallbacks, errors and thread safety.
+contract: shapes, the outside-the-mask guarantee, fallbacks, the detector choice, the no-face
+rule, errors and thread safety.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ import numpy as np
 import pytest
 
 import facestudio
-from facestudio.api import AutoFixResult, Pipeline, default_weights_dir, load_pipeline
+from facestudio.alignment import crop_footprint, similarity_to_canonical
+from facestudio.api import AutoFixResult, NoFaceError, Pipeline, default_weights_dir, load_pipeline
 from facestudio.blend import grow_mask
 from facestudio.classic import telea_inpaint
+from facestudio.detection import LearnedFaceDetector
+from facestudio.faces import Face, HaarFaceDetector, landmarks_from_box
 from facestudio.imageio import read_image
+from facestudio.models.checkpoint import CheckpointError, save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +41,30 @@ def scene(face: np.ndarray) -> np.ndarray:
     canvas = np.full((360, 480, 3), 110, np.uint8)
     canvas[120:320, 240:440] = face
     return canvas
+
+
+@pytest.fixture(scope="module")
+def gradient() -> np.ndarray:
+    """A 240x320 photo with no face in it: a smooth colour gradient."""
+    ramp = np.linspace(30, 220, 320, dtype=np.float32)
+    rows = np.linspace(0.8, 1.0, 240, dtype=np.float32)[:, None]
+    return np.dstack([ramp * rows, ramp[::-1] * rows, np.full((240, 320), 120, np.float32)]).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def learned_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path) -> Path:
+    """random_weights_dir's checkpoints plus a freshly initialised (small) detector.pt."""
+    import torch
+
+    from facestudio.models.detector import FaceDetectorNet
+
+    folder = tmp_path_factory.mktemp("learned-weights")
+    for checkpoint in random_weights_dir.glob("*.pt"):
+        (folder / checkpoint.name).write_bytes(checkpoint.read_bytes())
+    torch.manual_seed(0)
+    net = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
+    save_checkpoint(folder / "detector.pt", net, {"torch_version": str(torch.__version__)})
+    return folder
 
 
 def sunglasses_mask(shape: tuple[int, int], left_eye: tuple[int, int], right_eye: tuple[int, int]) -> np.ndarray:
@@ -139,11 +168,82 @@ def test_auto_fix_contract(pipeline: Pipeline, scene: np.ndarray) -> None:
     assert -1.0 <= metrics["identity_similarity"] <= 1.0 and metrics["ms"] > 0
 
 
-def test_auto_fix_without_a_face_uses_the_whole_image(pipeline: Pipeline) -> None:
-    flat = np.full((90, 120, 3), 140, np.uint8)
-    result = pipeline.auto_fix(flat, method="telea")
-    assert result.faces == [] and result.metrics["faces"] == 0
-    assert result.image.shape == flat.shape
+def test_auto_fix_without_a_face_raises_no_face_error(pipeline: Pipeline, gradient: np.ndarray) -> None:
+    assert pipeline.detector_name == "haar" and pipeline.detect(gradient) == []
+    with pytest.raises(NoFaceError, match="no face found in the photo; draw a face box"):
+        pipeline.auto_fix(gradient, method="telea")
+    with pytest.raises(NoFaceError):
+        pipeline.auto_fix(gradient, method="telea", faces=[])
+    assert issubclass(NoFaceError, ValueError)
+    # the lower-level steps still take the whole photo as one face
+    assert pipeline.segment(gradient).shape == gradient.shape[:2]
+
+
+def test_auto_fix_fixes_the_faces_it_is_given(pipeline: Pipeline, scene: np.ndarray) -> None:
+    drawn = Face(box=(250, 125, 180, 180))  # a box drawn around the face, larger than Haar's
+    result = pipeline.auto_fix(scene, method="telea", grow_px=3, faces=[drawn])
+    assert result.faces == [drawn] and result.metrics["faces"] == 1
+    np.testing.assert_allclose(drawn.landmarks, landmarks_from_box(drawn.box))
+    # The mask comes from the given face's aligned crop, not from the detected face's.
+    x0, y0, x1, y1 = crop_footprint(similarity_to_canonical(drawn.landmarks, 128), 128, scene.shape)
+    outside = np.ones(scene.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert result.mask.any() and not result.mask[outside].any()
+    assert not np.array_equal(result.mask, pipeline.segment(scene))
+    filled = grow_mask(result.mask, 3) > 0
+    assert np.array_equal(result.image[~filled], scene[~filled])
+
+
+def test_auto_fix_with_a_drawn_box_works_where_nothing_is_detected(pipeline: Pipeline, gradient: np.ndarray) -> None:
+    result = pipeline.auto_fix(gradient, method="telea", faces=[Face(box=(100, 60, 120, 120), source="user")])
+    assert len(result.faces) == 1 and result.faces[0].source == "user"
+    assert result.image.shape == gradient.shape
+
+
+def test_auto_fix_refuses_faces_that_are_not_faces(pipeline: Pipeline, scene: np.ndarray) -> None:
+    with pytest.raises(TypeError, match="facestudio.Face"):
+        pipeline.auto_fix(scene, faces=[(250, 125, 180, 180)])
+
+
+def test_detector_choice(tmp_path: Path, learned_weights_dir: Path) -> None:
+    assert isinstance(load_pipeline("cpu", tmp_path, detector="haar").detector, HaarFaceDetector)
+    bare = load_pipeline("cpu", tmp_path)  # "auto" without detector.pt
+    assert bare.detector_name == "haar" and isinstance(bare.detector, HaarFaceDetector)
+    auto = load_pipeline("cpu", learned_weights_dir)  # "auto" with detector.pt
+    assert auto.detector_name == "learned"
+    assert isinstance(auto.detector, LearnedFaceDetector) and auto.detector.device.type == "cpu"
+    assert load_pipeline("cpu", learned_weights_dir, detector="haar").detector_name == "haar"
+    own = HaarFaceDetector(min_size=80)
+    assert Pipeline(device="cpu", weights_dir=tmp_path, detector=own).detector is own
+    with pytest.raises(ValueError, match="unknown face detector 'dlib'"):
+        load_pipeline("cpu", tmp_path, detector="dlib")
+
+
+def test_learned_detector_runs_in_the_pipeline(learned_weights_dir: Path, scene: np.ndarray) -> None:
+    pipeline = load_pipeline("cpu", learned_weights_dir, detector="learned")
+    faces = pipeline.detect(scene)
+    direct = LearnedFaceDetector(learned_weights_dir / "detector.pt", "cpu").detect(scene)
+    assert [face.as_dict() for face in faces] == [face.as_dict() for face in direct]
+    assert all(isinstance(face, Face) and face.source == "learned" for face in faces)
+    result = pipeline.auto_fix(scene, method="telea", faces=[Face(box=(250, 125, 180, 180))])
+    assert result.image.shape == scene.shape
+
+
+def test_missing_or_bad_detector_checkpoint_names_the_file(tmp_path: Path, learned_weights_dir: Path,
+                                                           scene: np.ndarray) -> None:
+    missing = load_pipeline("cpu", tmp_path, detector="learned")
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'detector.pt'}: checkpoint file not found"):
+        missing.detect(scene)
+    data = (learned_weights_dir / "detector.pt").read_bytes()
+    (tmp_path / "detector.pt").write_bytes(data[: len(data) // 2])
+    truncated = load_pipeline("cpu", tmp_path)  # "auto" takes the file that is there, loaded on first use
+    assert truncated.detector_name == "learned"
+    with pytest.raises(CheckpointError, match="detector.pt: cannot read checkpoint") as raised:
+        truncated.auto_fix(scene, method="telea")
+    assert "\n" not in str(raised.value)
+    (tmp_path / "detector.pt").write_bytes((learned_weights_dir / "segmenter.pt").read_bytes())
+    with pytest.raises(CheckpointError, match="detector.pt: holds a 'segmenter' model"):
+        load_pipeline("cpu", tmp_path).load_models(("detector",))
 
 
 def test_concurrent_calls_from_a_worker_thread_agree(pipeline: Pipeline, face: np.ndarray) -> None:

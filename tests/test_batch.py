@@ -28,6 +28,7 @@ from facestudio.batch import (
     CANCELLED,
     DONE,
     FAILED,
+    NO_FACE_REASON,
     SKIPPED,
     BatchJob,
     BatchOptions,
@@ -57,6 +58,14 @@ def run_job(items, pipeline, **options) -> dict[str, object]:
     settings = {"method": "telea", "existing": "overwrite", "identity": False, **options}
     job = BatchJob(items, BatchOptions(**settings), pipeline=pipeline)
     return {outcome.item.name: outcome for outcome in job.run()}
+
+
+def gradient_photo() -> np.ndarray:
+    """A 240x320 photo with no face in it (a colour gradient)."""
+    ramp = np.linspace(30, 220, 320, dtype=np.float32)
+    return np.dstack([np.tile(ramp, (240, 1)), np.tile(ramp[::-1], (240, 1)), np.full((240, 320), 120.0)]).astype(
+        np.uint8
+    )
 
 
 def save_rgb(path: Path, image: np.ndarray, **options) -> Path:
@@ -137,6 +146,27 @@ def test_bad_file_is_reported_with_its_reason_and_the_run_goes_on(case, tmp_path
     assert str(bad) in outcomes[bad.name].line
     assert not (tmp_path / "out" / (bad.stem + ".png")).exists()
     assert outcomes["a_good.jpg"].status == DONE and outcomes["z_good.png"].status == DONE
+
+
+def test_a_photo_with_no_face_is_reported_and_the_run_goes_on(tmp_path, face, pipeline):
+    source = tmp_path / "in"
+    save_rgb(source / "a_face.jpg", face)
+    save_rgb(source / "b_landscape.png", gradient_photo())
+    save_rgb(source / "c_face.png", face)
+
+    outcomes = run_job(plan_folder(source, tmp_path / "out"), pipeline)
+
+    missed = outcomes["b_landscape.png"]
+    assert missed.status == FAILED and missed.reason == NO_FACE_REASON and missed.faces == 0
+    assert missed.reason.startswith("no face found") and missed.traceback is None
+    assert not any((tmp_path / "out" / name).exists() for name in ("b_landscape.png", "b_landscape.mask.png"))
+    assert outcomes["a_face.jpg"].status == DONE and outcomes["c_face.png"].status == DONE
+    assert outcomes["a_face.jpg"].faces == 1
+
+
+def test_unknown_detector_is_refused():
+    with pytest.raises(ValueError, match="unknown face detector 'hog'"):
+        BatchOptions(detector="hog")
 
 
 # ----- awkward files that must be processed ---------------------------------------------------------
@@ -358,6 +388,37 @@ def test_batch_writes_report_files_and_exits_non_zero_when_a_photo_failed(tmp_pa
     assert [entry["file"] for entry in report["files"]] == list(rows)
 
 
+def test_batch_report_has_a_no_face_row_and_names_the_detector(tmp_path, face_paths, random_weights_dir, capsys):
+    source, output = tmp_path / "in", tmp_path / "out"
+    save_rgb(source / "portrait.jpg", read_image(face_paths[0]))
+    landscape = save_rgb(source / "landscape.png", gradient_photo())
+
+    code = main(batch_command(source, output, "--weights", random_weights_dir, "--detector", "haar"))
+
+    assert code == 1
+    assert f"{landscape}: {NO_FACE_REASON}" in capsys.readouterr().err.splitlines()
+    with open(output / "report.csv", newline="") as stream:
+        rows = {row["file"]: row for row in csv.DictReader(stream)}
+    assert rows["landscape.png"]["status"] == FAILED and rows["landscape.png"]["reason"] == NO_FACE_REASON
+    assert rows["landscape.png"]["faces"] == "0" and rows["landscape.png"]["result"] == ""
+    assert rows["portrait.jpg"]["status"] == DONE and int(rows["portrait.jpg"]["faces"]) == 1
+    report = json.loads((output / "report.json").read_text())
+    assert report["run"]["detector"] == "haar" and report["run"]["counts"] == {DONE: 1, FAILED: 1}
+
+
+def test_batch_with_the_learned_detector_and_no_detector_weights_cannot_start(tmp_path, face_paths,
+                                                                              random_weights_dir, capsys):
+    source = tmp_path / "in"
+    save_rgb(source / "portrait.jpg", read_image(face_paths[0]))
+
+    code = main(batch_command(source, tmp_path / "out", "--weights", random_weights_dir, "--detector", "learned"))
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"{random_weights_dir / 'detector.pt'}: checkpoint file not found" in error
+    assert len(error.strip().splitlines()) == 1 and "Traceback" not in error
+
+
 def test_existing_outputs_stop_by_default_and_resume_or_overwrite_on_request(tmp_path, face_paths,
                                                                              random_weights_dir, capsys):
     source, output = tmp_path / "in", tmp_path / "out"
@@ -432,8 +493,8 @@ def test_report_holds_identity_distance_and_verdict_per_face(tmp_path, face_path
         rows = list(csv.DictReader(stream))
     files = json.loads((output / "report.json").read_text())["files"]
     for row, entry in zip(rows, files, strict=True):
-        faces = max(1, int(row["faces"]))  # no face found: the whole photo is compared
-        assert len(row["identity_distance"].split(";")) == faces == len(entry["identity"])
+        faces = int(row["faces"])
+        assert faces >= 1 and len(row["identity_distance"].split(";")) == faces == len(entry["identity"])
         for measured, verdict in zip(entry["identity"], row["identity_verdict"].split(";")):
             assert measured["backend"] in identity.BACKENDS and measured["distance"] >= 0
             assert verdict == ("same" if measured["distance"] <= measured["threshold"] else "different")

@@ -113,3 +113,37 @@ def test_fix_with_missing_weights_is_one_line_not_a_traceback(tmp_path, face_pat
     error = capsys.readouterr().err
     assert error.startswith("facestudio fix: could not load the models: ") and str(tmp_path / "no-weights") in error
     assert len(error.splitlines()) == 1 and "Traceback" not in error
+
+
+def test_fix_a_photo_with_no_face_is_one_line_and_a_non_zero_exit(tmp_path, face_paths, random_weights_dir, capsys):
+    from facestudio.batch import NO_FACE_REASON
+
+    portrait = copy_photo(face_paths[0], tmp_path / "in" / "portrait.jpg")
+    landscape = tmp_path / "in" / "landscape.png"
+    ramp = np.linspace(30, 220, 320).astype(np.uint8)
+    Image.fromarray(np.dstack([np.tile(ramp, (240, 1))] * 3)).save(landscape)
+    output = tmp_path / "out"
+
+    code = fix(portrait, landscape, "-o", output, "--detector", "haar", weights=random_weights_dir)
+
+    assert code == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"{landscape}: {NO_FACE_REASON}"]
+    assert "no face found" in captured.err and "1 fixed, 1 failed" in captured.out
+    assert sorted(path.name for path in output.iterdir()) == ["portrait.mask.png", "portrait.png"]
+
+
+def test_fix_with_the_learned_detector_and_a_bad_detector_file_is_one_line(tmp_path, face_paths, random_weights_dir,
+                                                                           capsys):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for checkpoint in random_weights_dir.glob("*.pt"):
+        (weights / checkpoint.name).write_bytes(checkpoint.read_bytes())
+    (weights / "detector.pt").write_bytes(b"half a checkpoint")
+
+    code = fix(face_paths[0], "-o", tmp_path / "out", weights=weights)  # --detector auto takes the file
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("facestudio fix: could not load the models: ")
+    assert f"{weights / 'detector.pt'}: cannot read checkpoint" in error and len(error.splitlines()) == 1

@@ -1,4 +1,4 @@
-"""Face detection (Haar), the whole-image fallback and aligned crops."""
+"""Face detection (Haar), choosing a detector by name, faces from boxes, the whole-image fallback and aligned crops."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import pytest
 
 from facestudio.alignment import CANONICAL_LANDMARKS
 from facestudio.faces import (
+    DETECTOR_CHOICES,
     Face,
     FaceDetector,
     HaarFaceDetector,
     box_iou,
+    build_face_detector,
+    detector_name,
     face_crop,
     landmarks_from_box,
     whole_image_face,
@@ -105,3 +108,36 @@ def test_box_iou() -> None:
     assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
     assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
     assert box_iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+
+
+def test_a_face_from_a_box_alone_gets_landmarks_from_the_box(face_paths: list[Path]) -> None:
+    face = Face(box=(12.4, 20, 150, 150))
+    assert face.box == (12, 20, 150, 150) and face.score == 1.0 and face.source == "box"
+    np.testing.assert_allclose(face.landmarks, landmarks_from_box((12, 20, 150, 150)))
+    # ... which is what Haar gives its faces: on a real photo both crop the face the same way
+    photo = read_image(face_paths[0])
+    found = HaarFaceDetector().detect(photo)[0]
+    assert np.array_equal(face_crop(photo, Face(box=found.box), 128).image, face_crop(photo, found, 128).image)
+    for box in ((0, 0, 0, 10), (0, 0, 10, -1)):
+        with pytest.raises(ValueError, match="positive size"):
+            Face(box=box)
+
+
+def test_detector_choice_by_name(tmp_path: Path) -> None:
+    assert DETECTOR_CHOICES == ("auto", "learned", "haar")
+    assert detector_name("auto", tmp_path) == "haar" and detector_name("learned", tmp_path) == "learned"
+    assert isinstance(build_face_detector("auto", tmp_path), HaarFaceDetector)
+    assert isinstance(build_face_detector("haar", tmp_path), HaarFaceDetector)
+    (tmp_path / "detector.pt").write_bytes(b"not a checkpoint")
+    assert detector_name("auto", tmp_path) == "learned" and detector_name("haar", tmp_path) == "haar"
+    with pytest.raises(ValueError, match="unknown face detector 'hog'"):
+        detector_name("hog", tmp_path)
+
+
+def test_a_bad_learned_detector_file_is_a_one_line_checkpoint_error(tmp_path: Path) -> None:
+    from facestudio.models.checkpoint import CheckpointError
+
+    (tmp_path / "detector.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'detector.pt'}: cannot read checkpoint") as raised:
+        build_face_detector("auto", tmp_path)
+    assert "\n" not in str(raised.value)

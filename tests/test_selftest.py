@@ -1,7 +1,8 @@
 """The self-test on the real embedded sample: it passes on a real fill, fails on garbage, and says why.
 
 Trained weights are not needed here: Telea with no weights must pass; random weights (conftest's
-`random_weights_dir`) must fail the checks; a folder without weights must stop with the file named.
+`random_weights_dir`) must fail the checks; a folder without weights must stop with the file named;
+a face detector that misses the sample's face must fail and say so.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_checks_pass_on_good_figures_and_name_each_failure() -> None:
     weak = report(psnr_hole=11.0).problems()
     assert any("occluded input" in problem for problem in weak) and any("Telea" in problem for problem in weak)
     assert report(iou=math.nan).problems(), "an undefined score must not pass"
-    assert any("no face was detected" in problem for problem in report(iou=0.1, faces=0).problems())
+    assert report(faces=0, detector="learned").problems() == ["the learned detector found no face in the sample"]
     assert report(mask_source="given", iou=math.nan, dice=math.nan).problems() == []
 
 
@@ -87,6 +88,25 @@ def test_random_weights_fail_the_checks(random_weights_dir: Path, capsys: pytest
     captured = capsys.readouterr()
     assert captured.out.startswith("FaceStudio selftest FAILED:") and captured.out.count("\n") == 1
     assert "mask IoU" in captured.err
+
+
+def test_a_detector_that_misses_the_sample_fails_and_says_so(tmp_path: Path, random_weights_dir: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from facestudio.models import save_checkpoint
+    from facestudio.models.detector import FaceDetectorNet
+
+    for checkpoint in random_weights_dir.glob("*.pt"):
+        (tmp_path / checkpoint.name).write_bytes(checkpoint.read_bytes())
+    torch.manual_seed(0)  # untrained: its heatmap starts at a 1 % prior, so it finds no face anywhere
+    untrained = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
+    save_checkpoint(tmp_path / "detector.pt", untrained, {"torch_version": str(torch.__version__)})
+
+    assert selftest.run_selftest(method="telea", device="cpu", weights_dir=tmp_path) == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert captured.out.startswith("FaceStudio selftest FAILED:") and "0 faces (learned detector)" in captured.out
+    assert "the learned detector found no face in the sample" in captured.err
 
 
 def test_unknown_method_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

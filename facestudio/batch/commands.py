@@ -1,8 +1,9 @@
 """`facestudio fix` and `facestudio batch`: argument parsing and console output over the batch engine.
 
 facestudio/cli.py builds the sub-parsers and calls add_*_arguments / run_*. Exit codes: 0 every
-photo done (or skipped), 1 some photo failed, 2 the run could not start, 130 interrupted (Ctrl+C).
-A bad photo is one line on stderr, "<file>: <reason>"; tracebacks are kept for bugs (report.json).
+photo done (or skipped), 1 some photo failed (a photo with no face found counts as failed), 2 the
+run could not start, 130 interrupted (Ctrl+C). A bad photo is one line on stderr, "<file>: <reason>";
+tracebacks are kept for bugs (report.json).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from facestudio.batch.engine import (
 )
 from facestudio.batch.plan import BatchItem, PlanError, plan_files, plan_folder
 from facestudio.batch.report import RunReport, run_settings
+from facestudio.faces import DETECTOR_CHOICES
 
 EXIT_OK = 0
 EXIT_FAILED_FILES = 1
@@ -67,6 +69,12 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="gan: the trained inpainter (default); telea: OpenCV's classical fill")
     parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
                         help="folder of model checkpoints (default: the shipped weights)")
+    parser.add_argument("--detector", choices=DETECTOR_CHOICES, default="auto",
+                        help="face detector: auto (the default: learned when the weights folder has "
+                             "detector.pt, else haar), learned (also finds masked and otherwise occluded faces), "
+                             "haar (OpenCV's cascade, needs no weights, misses many occluded faces). A photo in "
+                             "which no face is found is reported as failed and not written: give it a mask "
+                             "with --masks")
     parser.add_argument("--jobs", type=_non_negative_int, default=2, metavar="N",
                         help="threads decoding and encoding photos beside the model work (default 2; 0: none)")
 
@@ -81,7 +89,8 @@ def run_fix(args: argparse.Namespace) -> int:
     if not items:
         return _cannot_start("fix", "no photos found in the given inputs (" + ", ".join(map(str, args.inputs)) + ")")
     options = BatchOptions(
-        args.method, _device(args), args.weights, existing="overwrite", jobs=args.jobs, identity=False
+        args.method, _device(args), args.weights, existing="overwrite", jobs=args.jobs, identity=False,
+        detector=args.detector,
     )
     job = BatchJob(items, options)
     done = failed = 0
@@ -114,7 +123,8 @@ def run_batch(args: argparse.Namespace) -> int:
         _make_folder(args.output_dir)
     except PlanError as error:
         return _cannot_start("batch", error)
-    options = BatchOptions(args.method, _device(args), args.weights, existing, args.jobs, args.identity)
+    options = BatchOptions(args.method, _device(args), args.weights, existing, args.jobs, args.identity,
+                           detector=args.detector)
     job = BatchJob(items, options)
     report = RunReport(
         args.output_dir, run_settings(args.input_dir, args.output_dir, args.recursive, args.masks, options)

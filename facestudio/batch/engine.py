@@ -2,7 +2,8 @@
 
 `BatchJob.run()` yields one `FileOutcome` per planned photo (done, failed, skipped or cancelled)
 and never raises for a bad file: a photo that cannot be read, processed or written becomes a failed
-outcome with a one-line reason and the run goes on. The models load once per run (one Pipeline).
+outcome with a one-line reason and the run goes on; so does a photo in which no face is found
+(`NO_FACE_REASON`: nothing is written for it). The models load once per run (one Pipeline).
 
 Decoding and encoding overlap with the model work: `jobs` reader threads decode the next photos
 while the current one is on the model, and `jobs` writer threads encode finished results, with at
@@ -25,7 +26,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from facestudio.api import NoFaceError, load_pipeline
 from facestudio.batch.plan import BatchItem, remove_stale_temporaries
+from facestudio.faces import DETECTOR_CHOICES
 from facestudio.imageio import ImageReadError, ImageWriteError, read_image, read_mask, write_image
 
 METHODS = ("gan", "telea")
@@ -36,6 +39,7 @@ FAILED = "failed"
 SKIPPED = "skipped"
 CANCELLED = "cancelled"
 
+NO_FACE_REASON = "no face found: draw a face box around it in the editor, or give a mask of what to fill"
 FACE_CONTEXT = 0.2  # identity crops: the detector's box plus this fraction of its size on each side
 # auto_fix metrics that the report already holds (faces, mask_percent, ms) or records per run.
 _REPORTED_ELSEWHERE = frozenset({"faces", "ms", "mask_area_pct", "method", "device"})
@@ -67,6 +71,7 @@ class BatchOptions:
     there (what --resume does), "overwrite" them, or "stop" before anything is written.
     jobs: reader and writer threads beside the model; 0 does everything in the calling thread.
     identity: compare each fixed face with the original when facestudio.identity is importable.
+    detector: the face detector ("auto", "learned", "haar"; see facestudio.api.load_pipeline).
     """
 
     method: str = "gan"
@@ -75,10 +80,13 @@ class BatchOptions:
     existing: str = "stop"
     jobs: int = 2
     identity: bool = True
+    detector: str = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.detector not in DETECTOR_CHOICES:
+            raise ValueError(f"unknown face detector {self.detector!r}: use one of {', '.join(DETECTOR_CHOICES)}")
         if self.existing not in EXISTING_POLICIES:
             raise ValueError(f"unknown existing-output policy {self.existing!r}: use {', '.join(EXISTING_POLICIES)}")
         if self.jobs < 0:
@@ -141,8 +149,9 @@ class _Fixed:
 class BatchJob:
     """A planned run: `run()` yields a FileOutcome per item, in about the plan's order.
 
-    Pass `pipeline` to reuse models already loaded (the GUI, benchmarks); otherwise the first photo
-    that needs them loads them, once, with `options.device` and `options.weights_dir`.
+    Pass `pipeline` to reuse models already loaded (the GUI, benchmarks; its own detector is used);
+    otherwise the first photo that needs them loads them, once, with `options.device`,
+    `options.weights_dir` and `options.detector`.
     """
 
     def __init__(
@@ -193,9 +202,9 @@ class BatchJob:
         """Load the pipeline and, now rather than on the first photo, the models this run needs."""
         try:
             if self.pipeline is None:
-                from facestudio.api import load_pipeline
-
-                self.pipeline = load_pipeline(device=self.options.device, weights_dir=self.options.weights_dir)
+                self.pipeline = load_pipeline(
+                    device=self.options.device, weights_dir=self.options.weights_dir, detector=self.options.detector
+                )
             load_models = getattr(self.pipeline, "load_models", None)
             if load_models is not None:
                 load_models(self._models_needed())
@@ -203,9 +212,12 @@ class BatchJob:
             raise BatchError(f"could not load the models: {error}") from error
 
     def _models_needed(self) -> tuple[str, ...]:
-        """auto_fix segments and scores identity with the encoder; "gan" fills with the generator."""
+        """auto_fix finds faces, segments and scores identity with the encoder; "gan" finds faces and
+        fills with the generator; the identity check finds faces too."""
         with_masks = any(item.user_mask_path is not None for item in self.items)
-        kinds = [] if with_masks else ["segmenter", "encoder"]
+        finds_faces = not with_masks or self.options.method == "gan" or self.options.identity
+        kinds = ["detector"] if finds_faces else []
+        kinds += [] if with_masks else ["segmenter", "encoder"]
         if self.options.method == "gan":
             kinds += ["encoder", "generator"]
         return tuple(dict.fromkeys(kinds))
@@ -269,6 +281,8 @@ class BatchJob:
                 result, mask, faces, figures = fixed.image, fixed.mask, fixed.faces, dict(fixed.metrics or {})
             _check_shapes(image, result, mask)
             identity, note = self._identity(image, result, faces)
+        except NoFaceError:
+            return FileOutcome(index, item, FAILED, NO_FACE_REASON, faces=0, read_ms=loaded.read_ms)
         except Exception as error:  # one photo's failure must not end the run
             return _failure(index, item, error, f"{image.shape[1]}x{image.shape[0]} px", read_ms=loaded.read_ms)
         ms = (time.perf_counter() - started) * 1000.0

@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from facestudio.api import default_weights_dir
 from facestudio.batch.engine import BatchOptions, FileOutcome
 from facestudio.batch.plan import remove_stale_temporaries
+from facestudio.faces import detector_name
 
 REPORT_CSV = "report.csv"
 REPORT_JSON = "report.json"
@@ -93,7 +95,11 @@ class RunReport:
 def run_settings(
     input_dir: Path, output_dir: Path, recursive: bool, masks_dir: Path | None, options: BatchOptions
 ) -> dict[str, Any]:
-    """The settings a report's "run" section records, the same for the CLI and the GUI."""
+    """The settings a report's "run" section records, the same for the CLI and the GUI.
+
+    "detector" is the one that runs ("learned" or "haar"), not the "auto" that chose it.
+    """
+    weights_dir = options.weights_dir if options.weights_dir is not None else default_weights_dir()
     return {
         "input": str(input_dir),
         "output": str(output_dir),
@@ -101,6 +107,7 @@ def run_settings(
         "masks": None if masks_dir is None else str(masks_dir),
         "method": options.method,
         "device": options.device or "auto",
+        "detector": detector_name(options.detector, weights_dir),
         "existing": options.existing,
         "jobs": options.jobs,
     }

@@ -20,6 +20,9 @@ from facestudio.gui.mask_ops import area_percent
 from facestudio.gui.worker import Job, JobContext
 
 METHODS = ("gan", "telea")
+USER_SOURCE = "user"  # Face.source of a face the user marked with a box
+NO_FACE_MESSAGE = ("no face found in the photo: draw a box around the face with the Face box tool (F), "
+                   "then run Auto-fix again.")
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,28 @@ def inpaint_job(image: np.ndarray, mask: np.ndarray, method: str, reference: Ref
     return job
 
 
-def auto_fix_job(image: np.ndarray, method: str, reference: Reference | None) -> Job:
-    """Detect faces, segment occlusions and inpaint them, all at once (one engine call)."""
+def auto_fix_job(image: np.ndarray, method: str, reference: Reference | None,
+                 face_boxes: list[FaceBox] | None = None) -> Job:
+    """Detect faces, segment occlusions and inpaint them, all at once (one engine call).
+
+    With `face_boxes` (the document's, drawn or kept by the user) those faces are fixed instead of
+    the detector's; no box and no face found ends the job with NO_FACE_MESSAGE.
+    """
     image = image.copy()
+    face_boxes = list(face_boxes or [])
 
     def job(context: JobContext) -> EngineResult:
+        from facestudio.api import NoFaceError
+
         context.step(0.0, "Loading models…")
         pipeline = context.pipeline
         started = time.perf_counter()
         context.step(0.1, f"Auto-fix ({method}): faces, occlusions, inpainting…")
-        outcome = pipeline.auto_fix(image, method=method)
+        given = _faces_of_boxes(pipeline, image, face_boxes) if face_boxes else None
+        try:
+            outcome = pipeline.auto_fix(image, method=method, faces=given)
+        except NoFaceError:
+            raise NoFaceError(NO_FACE_MESSAGE) from None
         seconds = time.perf_counter() - started
         context.step(0.7, "Measuring…")
         result = np.asarray(outcome.image, np.uint8)
@@ -98,7 +113,28 @@ def auto_fix_job(image: np.ndarray, method: str, reference: Reference | None) ->
 
 
 def _face_boxes(faces: list[Any]) -> list[FaceBox]:
-    return [FaceBox(*(float(v) for v in face.box), score=float(face.score)) for face in faces]
+    """Document boxes for engine faces; a box the user drew stays score-less, as drawn."""
+    return [FaceBox(*(float(v) for v in face.box), score=None if face.source == USER_SOURCE else float(face.score))
+            for face in faces]
+
+
+def _faces_of_boxes(pipeline: Any, image: np.ndarray, boxes: list[FaceBox]) -> list[Any]:
+    """Engine faces for the document's boxes: a box the detector finds again exactly as it is keeps
+    the detector's five landmarks (they follow a tilted head); any other box gets landmarks estimated
+    from the box. A box drawn by hand (no score) becomes a USER_SOURCE face."""
+    from facestudio.faces import Face
+
+    detected = {tuple(face.box): face for face in pipeline.detect(image)}
+    faces = []
+    for box in boxes:
+        key = tuple(int(round(value)) for value in (box.x, box.y, box.w, box.h))
+        if key in detected:
+            faces.append(detected[key])
+        elif box.score is None:
+            faces.append(Face(box=key, source=USER_SOURCE))
+        else:
+            faces.append(Face(box=key, score=box.score))  # a detector's box it no longer finds as it is
+    return faces
 
 
 def _figures(context: JobContext, pipeline: Any, before: np.ndarray, after: np.ndarray, hole: np.ndarray,

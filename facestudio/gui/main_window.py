@@ -541,8 +541,9 @@ class MainWindow(QMainWindow):
         return self._submit("inpaint", inpaint_job(doc.image, hole, self.method, doc.reference))
 
     def auto_fix(self) -> int | None:
+        """Auto-fix the photo: the faces in the document's face boxes when there are any, else those found."""
         doc = self.document
-        return self._submit("auto_fix", auto_fix_job(doc.image, self.method, doc.reference))
+        return self._submit("auto_fix", auto_fix_job(doc.image, self.method, doc.reference, doc.faces))
 
     def _submit(self, kind: str, job) -> int | None:
         title = ENGINE_TITLES[kind] + ("" if kind == "detect" else f" ({self.method})")

@@ -1,0 +1,121 @@
+"""Auto-fix in the editor and the face boxes: a box the user drew is the face that gets fixed, and when no
+face is found the editor asks for one. Real sample photo, real (small, random) checkpoints, real gestures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facestudio.alignment import crop_footprint, similarity_to_canonical
+from facestudio.faces import Face
+from facestudio.gui.commands import ImageEdit
+from facestudio.gui.jobs import NO_FACE_MESSAGE
+from tests.gui.conftest import drag
+
+JOB_TIMEOUT_MS = 180_000
+DRAWN = [(150, 40), (299, 189)]  # a box around the astronaut's face, larger than Haar's (172, 62, 103, 103)
+
+
+@pytest.fixture
+def blind_weights_dir(tmp_path: Path, random_weights_dir: Path) -> Path:
+    """Random models plus an untrained detector.pt: its heatmap starts at a 1 % prior, so it finds no face."""
+    import torch
+
+    from facestudio.models import save_checkpoint
+    from facestudio.models.detector import FaceDetectorNet
+
+    for checkpoint in random_weights_dir.glob("*.pt"):
+        (tmp_path / checkpoint.name).write_bytes(checkpoint.read_bytes())
+    torch.manual_seed(0)
+    untrained = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
+    save_checkpoint(tmp_path / "detector.pt", untrained, {"torch_version": str(torch.__version__)})
+    return tmp_path
+
+
+def _editor(qtbot, settings, weights_dir: Path):
+    from facestudio.gui.main_window import MainWindow
+
+    window = MainWindow(settings=settings, device="cpu", weights_dir=weights_dir)
+    qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.open_sample(ask=False)
+    window.set_method("telea")
+    return window
+
+
+def _auto_fix(qtbot, window) -> None:
+    with qtbot.waitSignal(window.manager.finished, timeout=JOB_TIMEOUT_MS):
+        window.auto_fix()
+
+
+def test_auto_fix_fixes_the_face_box_the_user_drew(qtbot, settings, random_weights_dir):
+    window = _editor(qtbot, settings, random_weights_dir)  # no detector.pt: Haar, which finds the sample's face
+    doc = window.document
+    window.select_tool("face")
+    drag(window.canvas, DRAWN)
+    drawn = doc.faces
+    assert len(drawn) == 1 and drawn[0].score is None
+
+    _auto_fix(qtbot, window)
+
+    command = doc.undo_stack.command(doc.undo_stack.count() - 1)
+    assert isinstance(command, ImageEdit) and command.figures.faces_found == 1
+    assert doc.faces == drawn  # the drawn box was fixed, not the one Haar finds
+    box = drawn[0]
+    face = Face(box=(box.x, box.y, box.w, box.h))
+    x0, y0, x1, y1 = crop_footprint(similarity_to_canonical(face.landmarks, 128), 128, doc.image.shape)
+    outside = np.ones(doc.mask.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    assert doc.mask.any() and not doc.mask[outside].any()
+
+
+def test_a_detected_box_left_as_it_was_is_fixed_again_with_the_detectors_face(qtbot, settings, random_weights_dir):
+    from facestudio.api import load_pipeline
+    from facestudio.gui.document import FaceBox
+    from facestudio.gui.jobs import _faces_of_boxes
+
+    window = _editor(qtbot, settings, random_weights_dir)
+    doc = window.document
+    _auto_fix(qtbot, window)
+    detected = doc.faces
+    assert len(detected) == 1 and detected[0].score is not None  # Haar's box, with its score
+
+    _auto_fix(qtbot, window)  # the document's boxes now go to auto_fix
+
+    assert doc.faces == detected and doc.undo_stack.count() == 2
+    # How boxes become engine faces: an unchanged detector box is the detector's own face (its landmarks),
+    # a drawn one a face from its box.
+    pipeline = load_pipeline("cpu", random_weights_dir)
+    haar = pipeline.detect(doc.original)[0]
+    kept, drawn = _faces_of_boxes(pipeline, doc.original, [FaceBox(*haar.box, score=haar.score),
+                                                           FaceBox(20, 30, 90, 90)])
+    assert kept.source == "haar" and kept.box == haar.box and np.array_equal(kept.landmarks, haar.landmarks)
+    assert drawn.source == "user" and drawn.box == (20, 30, 90, 90)
+    np.testing.assert_allclose(drawn.landmarks, Face(box=(20, 30, 90, 90)).landmarks)
+
+
+def test_no_face_found_asks_for_a_face_box_and_the_drawn_box_is_then_fixed(qtbot, settings, blind_weights_dir):
+    window = _editor(qtbot, settings, blind_weights_dir)
+    doc = window.document
+    image = doc.image.copy()
+
+    with qtbot.waitSignal(window.manager.failed, timeout=JOB_TIMEOUT_MS) as failed:
+        window.auto_fix()
+
+    message = failed.args[1]
+    assert message == f"Auto-fix (telea) failed: {NO_FACE_MESSAGE}"
+    assert "Face box tool (F)" in message and window.last_error == message
+    assert doc.undo_stack.count() == 0 and np.array_equal(doc.image, image)
+    assert window.autofix_action.isEnabled()
+
+    window.select_tool("face")
+    drag(window.canvas, DRAWN)
+    drawn = doc.faces
+    _auto_fix(qtbot, window)
+
+    assert doc.faces == drawn and doc.undo_stack.count() == 2  # "Add face box", then the auto-fix
+    assert doc.undo_stack.command(1).figures.faces_found == 1
