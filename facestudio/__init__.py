@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoFixResult", "Face", "Pipeline", "__version__", "load_pipeline"]
+__all__ = ["AutoFixResult", "Face", "NoFaceError", "Pipeline", "__version__", "load_pipeline"]
 
 if TYPE_CHECKING:
-    from facestudio.api import AutoFixResult, Pipeline, load_pipeline
+    from facestudio.api import AutoFixResult, NoFaceError, Pipeline, load_pipeline
     from facestudio.faces import Face
 
 _LAZY = {
     "load_pipeline": "facestudio.api",
     "Pipeline": "facestudio.api",
     "AutoFixResult": "facestudio.api",
+    "NoFaceError": "facestudio.api",
     "Face": "facestudio.faces",
 }
 

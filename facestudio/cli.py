@@ -114,11 +114,16 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_gui_arguments(parser: argparse.ArgumentParser) -> None:
+    from facestudio.faces import DETECTOR_CHOICES
+
     parser.add_argument("image", nargs="?", default=None, metavar="IMAGE", help="photo to open (default: the sample)")
     parser.add_argument("--auto-fix", action="store_true", help="run auto-fix on the photo once it is open")
     parser.add_argument(
         "--screenshot", metavar="OUT.png", default=None, help="save a screenshot of the window and exit"
     )
+    parser.add_argument("--detector", choices=DETECTOR_CHOICES, default="auto",
+                        help="face detector for Auto-fix: auto (learned when the weights have detector.pt, "
+                             "else haar), learned, or haar")
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -133,7 +138,8 @@ def run_gui(args: argparse.Namespace) -> int:
     except ImportError as error:
         print(f"facestudio gui: the editor cannot start ({_one_line(error)})", file=sys.stderr)
         return EXIT_USER_ERROR
-    return run(args.image, auto_fix=args.auto_fix, screenshot=args.screenshot, device=device)
+    return run(args.image, auto_fix=args.auto_fix, screenshot=args.screenshot, device=device,
+               detector=args.detector)
 
 
 def _with_default_command(arguments: list[str]) -> list[str]:

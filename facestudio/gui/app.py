@@ -31,10 +31,10 @@ def application() -> QApplication:
 
 
 def create_window(image: str | None = None, device: str | None = None, settings: QSettings | None = None,
-                  weights_dir: Path | None = None) -> MainWindow:
+                  weights_dir: Path | None = None, detector: str = "auto") -> MainWindow:
     """A shown window with `image` open, or the embedded sample when there is none (or it cannot be read)."""
     application()
-    window = MainWindow(settings=settings, device=device, weights_dir=weights_dir)
+    window = MainWindow(settings=settings, device=device, weights_dir=weights_dir, detector=detector)
     window.show()
     if image is None or not window.open_path(image, ask=False):
         window.open_sample(ask=False)
@@ -69,10 +69,10 @@ def save_screenshot(window: MainWindow, path: str | Path) -> Path:
 
 
 def run(image: str | None = None, auto_fix: bool = False, screenshot: str | None = None,
-        device: str | None = None) -> int:
+        device: str | None = None, detector: str = "auto") -> int:
     """Open the editor on `image` (or the sample) and run the event loop; returns the exit code."""
     app = application()
-    window = create_window(image, device)
+    window = create_window(image, device, detector=detector)
     if screenshot is None:
         if auto_fix:
             QTimer.singleShot(0, window.auto_fix)

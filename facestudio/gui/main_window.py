@@ -41,14 +41,14 @@ class MainWindow(QMainWindow):
     """One photo, its mask and history; every long computation goes to the worker."""
 
     def __init__(self, settings: QSettings | None = None, device: str | None = None,
-                 weights_dir: Path | None = None, parent: QWidget | None = None) -> None:
+                 weights_dir: Path | None = None, parent: QWidget | None = None, detector: str = "auto") -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
         self.document = Document(self)
         self.brush = BrushSettings()
         self.canvas = Canvas(self.document, self.brush, self)
         self.setCentralWidget(self.canvas)
-        self.manager = ModelManager(device, weights_dir, self)
+        self.manager = ModelManager(device, weights_dir, self, detector)
         self._weights_dir = weights_dir
         self.method = "gan"
         self._generation = 0          # bumps when another photo is loaded: older job results are stale

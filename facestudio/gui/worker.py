@@ -65,10 +65,11 @@ class _Worker(QObject):
     failed = Signal(int, str)
     cancelled = Signal(int)
 
-    def __init__(self, device: str | None, weights_dir: Path | None) -> None:
+    def __init__(self, device: str | None, weights_dir: Path | None, detector: str = "auto") -> None:
         super().__init__()
         self._device = device
         self._weights_dir = weights_dir
+        self._detector = detector
         self._pipeline: Any = None
 
     def pipeline(self) -> Any:
@@ -76,7 +77,8 @@ class _Worker(QObject):
             self.loading.emit(self._device or "auto")
             import facestudio  # torch and the models load here, on the worker thread, once
 
-            self._pipeline = facestudio.load_pipeline(device=self._device, weights_dir=self._weights_dir)
+            self._pipeline = facestudio.load_pipeline(device=self._device, weights_dir=self._weights_dir,
+                                                     detector=self._detector)
             self.loaded.emit(str(self._pipeline.device))
         return self._pipeline
 
@@ -127,11 +129,11 @@ class ModelManager(QObject):
     _run_requested = Signal(int, str, object, object)
 
     def __init__(self, device: str | None = None, weights_dir: Path | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, detector: str = "auto") -> None:
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("facestudio-worker")
-        self._worker = _Worker(device, weights_dir)
+        self._worker = _Worker(device, weights_dir, detector)
         self._worker.moveToThread(self._thread)
         self._run_requested.connect(self._worker.run)
         self._worker.loading.connect(self.loading)
@@ -156,6 +158,11 @@ class ModelManager(QObject):
     @property
     def requested_device(self) -> str | None:
         return self._worker._device
+
+    @property
+    def requested_detector(self) -> str:
+        """The face detector the pipeline is built with ("auto", "learned" or "haar")."""
+        return self._worker._detector
 
     def is_busy(self) -> bool:
         return self._current is not None

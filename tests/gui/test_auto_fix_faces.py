@@ -34,10 +34,10 @@ def blind_weights_dir(tmp_path: Path, random_weights_dir: Path) -> Path:
     return tmp_path
 
 
-def _editor(qtbot, settings, weights_dir: Path):
+def _editor(qtbot, settings, weights_dir: Path, detector: str = "auto"):
     from facestudio.gui.main_window import MainWindow
 
-    window = MainWindow(settings=settings, device="cpu", weights_dir=weights_dir)
+    window = MainWindow(settings=settings, device="cpu", weights_dir=weights_dir, detector=detector)
     qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
     window.resize(1280, 800)
     window.show()
@@ -119,3 +119,13 @@ def test_no_face_found_asks_for_a_face_box_and_the_drawn_box_is_then_fixed(qtbot
 
     assert doc.faces == drawn and doc.undo_stack.count() == 2  # "Add face box", then the auto-fix
     assert doc.undo_stack.command(1).figures.faces_found == 1
+
+
+def test_the_editor_runs_the_detector_it_was_started_with(qtbot, settings, blind_weights_dir):
+    """`facestudio gui --detector haar` reaches the worker's pipeline: Haar finds the sample's face where the
+    (blind) learned detector of the same weights folder finds none."""
+    window = _editor(qtbot, settings, blind_weights_dir, detector="haar")
+    _auto_fix(qtbot, window)
+
+    assert window.manager.requested_detector == "haar"
+    assert window.document.undo_stack.command(0).figures.faces_found == 1
