@@ -234,8 +234,12 @@ class Pipeline:
             if grow_px is None:
                 grow_px = _default_grow_px(faces)
             fill_mask = grow_mask(mask, grow_px)
-            result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size)
-            similarity = self._identity_similarity(image, result, faces)
+            # The faces' identity vectors before the fix serve twice: the generator's conditioning
+            # and the before side of the identity figure, so the encoder runs once per side.
+            before = self._embed_crops([face_crop(image, face, MODEL_SIZE).image for face in faces])
+            known = {id(face): vector for face, vector in zip(faces, before)}
+            result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size, known)
+            similarity = self._identity_similarity(before, result, faces)
         metrics = {
             "faces": len(faces),
             "mask_area_pct": 100.0 * float(np.count_nonzero(mask)) / mask.size,
@@ -274,8 +278,10 @@ class Pipeline:
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def _inpaint(
-        self, image: np.ndarray, mask: np.ndarray, method: str, faces: list[Face] | None, size: int
+        self, image: np.ndarray, mask: np.ndarray, method: str, faces: list[Face] | None, size: int,
+        identities: dict[int, np.ndarray] | None = None,
     ) -> np.ndarray:
+        """`identities`: identity vectors already computed for some of `faces` (by id) on this image."""
         hole = mask > 0
         if not hole.any():
             return image.copy()
@@ -301,23 +307,28 @@ class Pipeline:
         result = telea_inpaint(image, uncovered.astype(np.uint8) * 255) if uncovered.any() else image.copy()
         if not jobs:
             return result
-        filled = self._generate(image, jobs)
+        filled = self._generate(image, jobs, identities or {})
         for (_, crop, _), fill in zip(jobs, filled):
             feather = FEATHER_FRACTION * crop.size / similarity_scale(crop.matrix)
             result = paste_back(result, fill, crop.matrix, mask, feather_px=feather)
         return result
 
-    def _generate(self, image: np.ndarray, jobs: list[tuple[Face, FaceCrop, np.ndarray]]) -> list[np.ndarray]:
+    def _generate(
+        self, image: np.ndarray, jobs: list[tuple[Face, FaceCrop, np.ndarray]], identities: dict[int, np.ndarray]
+    ) -> list[np.ndarray]:
         """Generator fills (composited with the known pixels) for each (face, crop, hole) job."""
         import torch
 
-        identity_crops = [
-            crop.image if crop.size == MODEL_SIZE else face_crop(image, face, MODEL_SIZE).image
-            for face, crop, _ in jobs
-        ]
+        missing = [(face, crop) for face, crop, _ in jobs if id(face) not in identities]
+        if missing:
+            fresh = self._embed_crops([
+                crop.image if crop.size == MODEL_SIZE else face_crop(image, face, MODEL_SIZE).image
+                for face, crop in missing
+            ])
+            identities = {**identities, **{id(face): vector for (face, _), vector in zip(missing, fresh)}}
         generator = self.model("generator")
         with torch.inference_mode():
-            identity = torch.from_numpy(self._embed_crops(identity_crops)).to(self.device)
+            identity = torch.from_numpy(np.stack([identities[id(face)] for face, _, _ in jobs])).to(self.device)
             pixels = self._to_tensor([crop.image for _, crop, _ in jobs])
             holes = torch.from_numpy(np.stack([hole for _, _, hole in jobs]) > 0).to(self.device)
             holes = holes[:, None].to(pixels.dtype)
@@ -328,12 +339,10 @@ class Pipeline:
         return list(out.permute(0, 2, 3, 1).to("cpu").numpy())
 
     def _identity_similarity(self, before: np.ndarray, after: np.ndarray, faces: list[Face]) -> float:
-        """Mean cosine between encoder vectors of each face before and after the fix."""
-        crops_before = [face_crop(before, face, MODEL_SIZE).image for face in faces]
-        crops_after = [face_crop(after, face, MODEL_SIZE).image for face in faces]
-        vectors = self._embed_crops(crops_before + crops_after)
-        count = len(faces)
-        return float(np.clip(np.mean(np.sum(vectors[:count] * vectors[count:], axis=1)), -1.0, 1.0))
+        """Mean cosine between each face's encoder vector before the fix (`before`, one row per face) and
+        after it (from the fixed photo `after`)."""
+        vectors_after = self._embed_crops([face_crop(after, face, MODEL_SIZE).image for face in faces])
+        return float(np.clip(np.mean(np.sum(before * vectors_after, axis=1)), -1.0, 1.0))
 
     def _to_tensor(self, crops: list[np.ndarray]) -> torch.Tensor:
         """NCHW float32 in [-1, 1] on the pipeline's device from HxWx3 uint8 crops."""
