@@ -1,6 +1,7 @@
 """The learned face detector: finds faces, occluded ones included, with five landmarks each.
 
-`LearnedFaceDetector(checkpoint).detect(image)` letterboxes the photo (longest side 640, no upscaling), runs
+`LearnedFaceDetector(checkpoint).detect(image)` letterboxes the photo (longest side 640; thumbnails under 96 px
+are enlarged to 96), runs
 `FaceDetectorNet` once, decodes the centre heatmap into boxes and landmarks and maps them back to photo pixels.
 A second pass at longest side 256 finds faces that fill most of the frame (bigger than the training scenes'
 faces at full resolution) for ~15 % more time.
@@ -32,6 +33,10 @@ from facestudio.models.detector import HEATMAP, LANDMARKS, OFFSET, SIZE
 WORKING_SIDE = 640  # longest side of the main pass (1280x960 -> 640x480: 48 px faces become 24 px)
 LARGE_FACE_SIDE = 256  # longest side of the pass for frame-filling faces
 LARGE_FACE_MIN = 96  # px at the large-face pass: smaller faces are left to the main pass
+# Photos whose longest side is under this are enlarged to it for the main pass: a face filling a 40 px
+# thumbnail is too coarse for the stride-4 grid (on the 747 real masked-face crops of ../shared/data, 25-563 px,
+# enlarging to 96 found 75 % instead of 61 %; enlarging to 160 or 256 found fewer: benchmarks/detect_real.py).
+SMALL_PHOTO_SIDE = 96
 PAD_MULTIPLE = 32  # the network's total stride
 PAD_VALUE = 127
 DEFAULT_SCORE_THRESHOLD = 0.5
@@ -94,15 +99,20 @@ class Letterbox:
         return np.asarray(points, dtype=np.float64) / self.scale
 
 
-def letterbox(image: np.ndarray, long_side: int, multiple: int = PAD_MULTIPLE) -> tuple[np.ndarray, Letterbox]:
+def letterbox(
+    image: np.ndarray, long_side: int, multiple: int = PAD_MULTIPLE, min_long_side: int = 0
+) -> tuple[np.ndarray, Letterbox]:
     """Shrink an HxWx3 uint8 image so its longest side is at most `long_side`, pad to a multiple of `multiple`.
 
-    Images smaller than `long_side` keep their size: the detector is trained on faces of 12 px and up.
+    Images smaller than `long_side` keep their size (the detector is trained on faces of 12 px and up), unless
+    their longest side is under `min_long_side`: those are enlarged to it.
     """
     height, width = image.shape[:2]
-    scale = min(1.0, long_side / max(height, width))
+    longest = max(height, width)
+    scale = min(1.0, long_side / longest) if longest >= min_long_side else min_long_side / longest
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = image if scale == 1.0 else cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    resized = image if scale == 1.0 else cv2.resize(image, (new_w, new_h), interpolation=interpolation)
     pad_h = -(-new_h // multiple) * multiple
     pad_w = -(-new_w // multiple) * multiple
     canvas = np.full((pad_h, pad_w, 3), PAD_VALUE, dtype=np.uint8)
@@ -226,7 +236,7 @@ class LearnedFaceDetector:
         for image in images:
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} array of shape {image.shape}")
-        passes = [self._run_pass(images, self.working_side, min_side=0.0)]
+        passes = [self._run_pass(images, self.working_side, min_side=0.0, min_long_side=SMALL_PHOTO_SIDE)]
         if self.large_face_pass:
             passes.append(self._run_pass(images, LARGE_FACE_SIDE, min_side=LARGE_FACE_MIN))
         faces = []
@@ -236,11 +246,14 @@ class LearnedFaceDetector:
             faces.append([self._to_face(merged, i, images[index].shape) for i in range(len(merged.scores))])
         return faces
 
-    def _run_pass(self, images: list[np.ndarray], long_side: int, min_side: float) -> list[Detections]:
-        """Detections in photo pixels at one resolution; `min_side` (input px) drops smaller faces."""
+    def _run_pass(
+        self, images: list[np.ndarray], long_side: int, min_side: float, min_long_side: int = 0
+    ) -> list[Detections]:
+        """Detections in photo pixels at one resolution; `min_side` (input px) drops smaller faces;
+        photos smaller than `min_long_side` are enlarged to it."""
         if min_side > 0 and all(max(image.shape[:2]) <= long_side for image in images):
             return [Detections.empty() for _ in images]  # small photos: the main pass already saw them whole
-        boxed = [letterbox(image, long_side) for image in images]
+        boxed = [letterbox(image, long_side, min_long_side=min_long_side) for image in images]
         height = max(frame.height for _, frame in boxed)
         width = max(frame.width for _, frame in boxed)
         inputs = []

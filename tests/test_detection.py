@@ -92,6 +92,21 @@ def test_letterbox_round_trip(shape: tuple[int, int]) -> None:
     np.testing.assert_allclose(found, point, atol=1.5 / frame.scale)
 
 
+@pytest.mark.parametrize("shape", [(40, 40), (66, 50), (30, 90)])
+def test_letterbox_enlarges_thumbnails_to_the_minimum_side(shape: tuple[int, int]) -> None:
+    height, width = shape
+    image = np.zeros((height, width, 3), np.uint8)
+    point = np.array([[width * 0.62, height * 0.31]])
+    cv2.circle(image, (int(point[0, 0]), int(point[0, 1])), 2, (255, 255, 255), -1)
+    canvas, frame = letterbox(image, 640, min_long_side=96)
+    assert frame.scale == pytest.approx(96 / max(shape), rel=0.02)
+    assert canvas.shape[0] % 32 == 0 and canvas.shape[1] % 32 == 0 and max(canvas.shape[:2]) == 96
+    ys, xs = np.nonzero(canvas[..., 0] > 200)  # the blob, not the mid-grey padding
+    np.testing.assert_allclose(frame.to_photo(np.array([[xs.mean(), ys.mean()]])), point, atol=1.5)
+    same, unchanged = letterbox(np.zeros((120, 100, 3), np.uint8), 640, min_long_side=96)
+    assert unchanged.scale == 1.0 and same.shape[:2] == (128, 128)
+
+
 @pytest.mark.parametrize("size", [(64, 96), (128, 128), (480, 640)])
 def test_network_output_grid_matches_stride(size: tuple[int, int]) -> None:
     torch.manual_seed(0)
