@@ -64,3 +64,21 @@ def random_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for kind, model in models.items():
         save_checkpoint(folder / f"{kind}.pt", model.eval(), metadata=metadata)
     return folder
+
+
+@pytest.fixture(scope="session")
+def blind_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path) -> Path:
+    """random_weights_dir's checkpoints plus a small, untrained detector.pt: "auto" picks the learned detector,
+    whose heatmap starts at a 1 % prior, so it finds no face anywhere (the no-face paths, for real)."""
+    import torch
+
+    from facestudio.models import save_checkpoint
+    from facestudio.models.detector import FaceDetectorNet
+
+    folder = tmp_path_factory.mktemp("blind-weights")
+    for checkpoint in random_weights_dir.glob("*.pt"):
+        (folder / checkpoint.name).write_bytes(checkpoint.read_bytes())
+    torch.manual_seed(0)
+    untrained = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
+    save_checkpoint(folder / "detector.pt", untrained, {"torch_version": str(torch.__version__)})
+    return folder

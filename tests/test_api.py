@@ -22,7 +22,7 @@ from facestudio.classic import telea_inpaint
 from facestudio.detection import LearnedFaceDetector
 from facestudio.faces import Face, HaarFaceDetector, landmarks_from_box
 from facestudio.imageio import read_image
-from facestudio.models.checkpoint import CheckpointError, save_checkpoint
+from facestudio.models.checkpoint import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +49,6 @@ def gradient() -> np.ndarray:
     ramp = np.linspace(30, 220, 320, dtype=np.float32)
     rows = np.linspace(0.8, 1.0, 240, dtype=np.float32)[:, None]
     return np.dstack([ramp * rows, ramp[::-1] * rows, np.full((240, 320), 120, np.float32)]).astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def learned_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path) -> Path:
-    """random_weights_dir's checkpoints plus a freshly initialised (small) detector.pt."""
-    import torch
-
-    from facestudio.models.detector import FaceDetectorNet
-
-    folder = tmp_path_factory.mktemp("learned-weights")
-    for checkpoint in random_weights_dir.glob("*.pt"):
-        (folder / checkpoint.name).write_bytes(checkpoint.read_bytes())
-    torch.manual_seed(0)
-    net = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
-    save_checkpoint(folder / "detector.pt", net, {"torch_version": str(torch.__version__)})
-    return folder
 
 
 def sunglasses_mask(shape: tuple[int, int], left_eye: tuple[int, int], right_eye: tuple[int, int]) -> np.ndarray:
@@ -205,43 +189,43 @@ def test_auto_fix_refuses_faces_that_are_not_faces(pipeline: Pipeline, scene: np
         pipeline.auto_fix(scene, faces=[(250, 125, 180, 180)])
 
 
-def test_detector_choice(tmp_path: Path, learned_weights_dir: Path) -> None:
+def test_detector_choice(tmp_path: Path, blind_weights_dir: Path) -> None:
     assert isinstance(load_pipeline("cpu", tmp_path, detector="haar").detector, HaarFaceDetector)
     bare = load_pipeline("cpu", tmp_path)  # "auto" without detector.pt
     assert bare.detector_name == "haar" and isinstance(bare.detector, HaarFaceDetector)
-    auto = load_pipeline("cpu", learned_weights_dir)  # "auto" with detector.pt
+    auto = load_pipeline("cpu", blind_weights_dir)  # "auto" with detector.pt
     assert auto.detector_name == "learned"
     assert isinstance(auto.detector, LearnedFaceDetector) and auto.detector.device.type == "cpu"
-    assert load_pipeline("cpu", learned_weights_dir, detector="haar").detector_name == "haar"
+    assert load_pipeline("cpu", blind_weights_dir, detector="haar").detector_name == "haar"
     own = HaarFaceDetector(min_size=80)
     assert Pipeline(device="cpu", weights_dir=tmp_path, detector=own).detector is own
     with pytest.raises(ValueError, match="unknown face detector 'dlib'"):
         load_pipeline("cpu", tmp_path, detector="dlib")
 
 
-def test_learned_detector_runs_in_the_pipeline(learned_weights_dir: Path, scene: np.ndarray) -> None:
-    pipeline = load_pipeline("cpu", learned_weights_dir, detector="learned")
+def test_learned_detector_runs_in_the_pipeline(blind_weights_dir: Path, scene: np.ndarray) -> None:
+    pipeline = load_pipeline("cpu", blind_weights_dir, detector="learned")
     faces = pipeline.detect(scene)
-    direct = LearnedFaceDetector(learned_weights_dir / "detector.pt", "cpu").detect(scene)
+    direct = LearnedFaceDetector(blind_weights_dir / "detector.pt", "cpu").detect(scene)
     assert [face.as_dict() for face in faces] == [face.as_dict() for face in direct]
     assert all(isinstance(face, Face) and face.source == "learned" for face in faces)
     result = pipeline.auto_fix(scene, method="telea", faces=[Face(box=(250, 125, 180, 180))])
     assert result.image.shape == scene.shape
 
 
-def test_missing_or_bad_detector_checkpoint_names_the_file(tmp_path: Path, learned_weights_dir: Path,
+def test_missing_or_bad_detector_checkpoint_names_the_file(tmp_path: Path, blind_weights_dir: Path,
                                                            scene: np.ndarray) -> None:
     missing = load_pipeline("cpu", tmp_path, detector="learned")
     with pytest.raises(CheckpointError, match=f"{tmp_path / 'detector.pt'}: checkpoint file not found"):
         missing.detect(scene)
-    data = (learned_weights_dir / "detector.pt").read_bytes()
+    data = (blind_weights_dir / "detector.pt").read_bytes()
     (tmp_path / "detector.pt").write_bytes(data[: len(data) // 2])
     truncated = load_pipeline("cpu", tmp_path)  # "auto" takes the file that is there, loaded on first use
     assert truncated.detector_name == "learned"
     with pytest.raises(CheckpointError, match="detector.pt: cannot read checkpoint") as raised:
         truncated.auto_fix(scene, method="telea")
     assert "\n" not in str(raised.value)
-    (tmp_path / "detector.pt").write_bytes((learned_weights_dir / "segmenter.pt").read_bytes())
+    (tmp_path / "detector.pt").write_bytes((blind_weights_dir / "segmenter.pt").read_bytes())
     with pytest.raises(CheckpointError, match="detector.pt: holds a 'segmenter' model"):
         load_pipeline("cpu", tmp_path).load_models(("detector",))
 

@@ -90,20 +90,9 @@ def test_random_weights_fail_the_checks(random_weights_dir: Path, capsys: pytest
     assert "mask IoU" in captured.err
 
 
-def test_a_detector_that_misses_the_sample_fails_and_says_so(tmp_path: Path, random_weights_dir: Path,
+def test_a_detector_that_misses_the_sample_fails_and_says_so(blind_weights_dir: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    import torch
-
-    from facestudio.models import save_checkpoint
-    from facestudio.models.detector import FaceDetectorNet
-
-    for checkpoint in random_weights_dir.glob("*.pt"):
-        (tmp_path / checkpoint.name).write_bytes(checkpoint.read_bytes())
-    torch.manual_seed(0)  # untrained: its heatmap starts at a 1 % prior, so it finds no face anywhere
-    untrained = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
-    save_checkpoint(tmp_path / "detector.pt", untrained, {"torch_version": str(torch.__version__)})
-
-    assert selftest.run_selftest(method="telea", device="cpu", weights_dir=tmp_path) == EXIT_FAILED
+    assert selftest.run_selftest(method="telea", device="cpu", weights_dir=blind_weights_dir) == EXIT_FAILED
     captured = capsys.readouterr()
     assert captured.out.startswith("FaceStudio selftest FAILED:") and "0 faces (learned detector)" in captured.out
     assert "the learned detector found no face in the sample" in captured.err

@@ -39,7 +39,7 @@ from training.data import FaceCache
 from training.evaluation import identity_threshold as calibration
 from training.evaluation.cases import evaluation_order, load_faces
 from training.evaluation.identity_threshold import FRAMINGS, FaceVariants, OperatingPoint, PairDistances, PairJudge
-from training.evaluation.report import write_json
+from training.evaluation.report import shown_path, write_json
 from training.occlusion import kinds_for
 from training.occluders.assets import OccluderAssets
 
@@ -150,7 +150,7 @@ def measure_encoder(args: argparse.Namespace, variants: list[FaceVariants]) -> t
         distances = calibration.pair_distances(pipelines[args.framing], variants)
         reframing = calibration.reframing_shift(pipelines["aligned"], pipelines["detected"],
                                                 [variant.face.clean for variant in variants])
-        facts = {"file": _shown_path(encoder), "sha256": calibration.checkpoint_sha256(encoder)}
+        facts = {"file": shown_path(encoder), "sha256": calibration.checkpoint_sha256(encoder)}
     return distances, {"encoder": facts, "haar_reframing_shift": reframing}
 
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> Calibration:
         "table": table,
         "grid_step": args.step,
         "seed": args.seed,
-        "data": _shown_path(args.data),
+        "data": shown_path(args.data),
         "notes": notes,
         "command": " ".join(["python -m training.calibrate_identity", *(argv if argv is not None else sys.argv[1:])]),
         "wall_s": time.perf_counter() - started,
@@ -226,14 +226,6 @@ def _print_report(summary: dict[str, Any], out: Path) -> None:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
-
-
-def _shown_path(path: Path) -> str:
-    """`path` relative to the repository when inside it, so the JSON reads the same on every machine."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

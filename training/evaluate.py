@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from training.evaluation.cases import ALL_KINDS, FREE_FORM_GROUPS, HELDOUT, OCCLUDER_GROUPS
-from training.evaluation.report import build_summary, write_json, write_markdown
+from training.evaluation.report import build_summary, shown_path, write_json, write_markdown
 from training.evaluation.run import (
     EvaluationConfig,
     EvaluationResult,
@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             evaluators.describer.close()
     setup = {
         "command": " ".join(["python -m training.evaluate", *(argv if argv is not None else sys.argv[1:])]),
-        "weights": _shown_path(args.weights),
+        "weights": shown_path(args.weights),
         "checkpoints": checkpoints,
-        "data": _shown_path(args.data),
+        "data": shown_path(args.data),
         "seed": args.seed,
         "deepface_faces": config.deepface_faces,
         "heldout_kinds": list(OCCLUDER_GROUPS[HELDOUT]),
@@ -204,14 +204,6 @@ def _print_headline(summary: dict[str, Any], out: Path) -> None:
     setup = summary["setup"]
     print(f"wrote {out / 'results.md'} and {out / 'results.json'} in {setup['wall_s'] / 60:.1f} min "
           f"({setup['cpu_s'] / 60:.1f} min of CPU)")
-
-
-def _shown_path(path: Path) -> str:
-    """`path` relative to the repository when inside it, so the report reads the same on every machine."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

@@ -18,22 +18,6 @@ JOB_TIMEOUT_MS = 180_000
 DRAWN = [(150, 40), (299, 189)]  # a box around the astronaut's face, larger than Haar's (172, 62, 103, 103)
 
 
-@pytest.fixture
-def blind_weights_dir(tmp_path: Path, random_weights_dir: Path) -> Path:
-    """Random models plus an untrained detector.pt: its heatmap starts at a 1 % prior, so it finds no face."""
-    import torch
-
-    from facestudio.models import save_checkpoint
-    from facestudio.models.detector import FaceDetectorNet
-
-    for checkpoint in random_weights_dir.glob("*.pt"):
-        (tmp_path / checkpoint.name).write_bytes(checkpoint.read_bytes())
-    torch.manual_seed(0)
-    untrained = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
-    save_checkpoint(tmp_path / "detector.pt", untrained, {"torch_version": str(torch.__version__)})
-    return tmp_path
-
-
 def _editor(qtbot, settings, weights_dir: Path, detector: str = "auto"):
     from facestudio.gui.main_window import MainWindow
 

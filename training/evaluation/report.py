@@ -37,6 +37,17 @@ FIGURES = {
 }
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def shown_path(path: Path | str) -> str:
+    """`path` relative to the repository when inside it, so reports read the same on every machine."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def build_summary(result: EvaluationResult, setup: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """Everything results.json holds: the setup, each section's summary, the targets, the timings."""
     summary: dict[str, Any] = {
