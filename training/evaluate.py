@@ -2,12 +2,15 @@
 
     python -m training.evaluate [--weights resources/weights] [--data data_cache] [--out docs/evaluation]
                                 [--n 500] [--gallery 500] [--seed 0] [--deepface-faces 100] [--runs runs]
+                                [--alignment 100]
 
 On the first N faces of the data cache's test split (seeded order), in one run: segmentation IoU
 and Dice per occluder kind; inpainting PSNR/SSIM/L1 (whole crop and hole) by hole-area bucket and
 for occluder-shaped holes, ours vs Telea on the same true masks; identity kept (dlib descriptor
 distance to the truth, and DeepFace's verdict on a subset); encoder top-1 identification of
-occluded faces among a gallery of clean ones and gender accuracy on occluded faces. See
+occluded faces among a gallery of clean ones and gender accuracy on occluded faces. Then, on the
+first --alignment faces put into larger photos, the app's auto_fix with the face framed by its true
+landmarks, the learned detector and Haar (training/evaluation/alignment.py). See
 training/evaluation/ for how each is measured.
 
 Writes OUT/results.md, OUT/results.json, OUT/contact_sheet.png, OUT/quality_by_hole_size.png and,
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from training.evaluation.alignment import AlignmentConfig, evaluate_alignment
 from training.evaluation.cases import ALL_KINDS, FREE_FORM_GROUPS, HELDOUT, OCCLUDER_GROUPS
 from training.evaluation.report import build_summary, shown_path, write_json, write_markdown
 from training.evaluation.run import (
@@ -61,12 +65,16 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: the dlib workers use the other core; more pay only on idle cores)")
     parser.add_argument("--workers", type=int, default=2, help="processes computing dlib descriptors")
+    parser.add_argument("--alignment", type=int, default=AlignmentConfig().n,
+                        help="test faces put into photos to score auto_fix with true landmarks, the learned "
+                             "detector and Haar (0: skip; ~0.6 s per face on one thread)")
     args = parser.parse_args(argv)
     for name in ("n", "gallery", "chunk", "threads", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if args.deepface_faces < 0:
-        parser.error("--deepface-faces must be 0 or more")
+    for name in ("deepface_faces", "alignment"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more")
     return args
 
 
@@ -160,6 +168,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         if evaluators.describer is not None:
             evaluators.describer.close()
+    alignment = None
+    if args.alignment:
+        alignment = evaluate_alignment(cache, assets, args.weights, args.device,
+                                       AlignmentConfig(n=args.alignment, seed=args.seed), progress=_print_progress)
     setup = {
         "command": " ".join(["python -m training.evaluate", *(argv if argv is not None else sys.argv[1:])]),
         "weights": shown_path(args.weights),
@@ -175,6 +187,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "dlib_workers": args.workers,
     }
     summary = build_summary(result, setup, notes)
+    if alignment is not None:
+        summary["alignment"] = alignment
     figures = draw_figures(result, summary, args)
     summary["setup"]["wall_s"] = time.perf_counter() - started
     summary["setup"]["cpu_s"] = _cpu_seconds()

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from training.data import BatchAugment, FaceCache, Jitter, OccludedFaces
+from training.data import BatchAugment, FaceCache, Jitter, OccludedFaces, PhotoCompression
 from training.loop import Trainer, collect_batches, make_loader
 
 
@@ -37,7 +37,8 @@ class OccludedFacesTrainer(Trainer):
         self.data_facts = cache.facts("train")
         clean_share = float(data.get("clean_share", self.default_clean_share))
         self.train_set = OccludedFaces(cache, "train", jitter=Jitter.from_config(data.get("jitter", {})),
-                                       clean_share=clean_share, seed=self.seed)
+                                       clean_share=clean_share, seed=self.seed,
+                                       compression=PhotoCompression.from_config(data.get("compression")))
         model = self.prepare(self.make_model())
         self.models[self.name] = model
         self.model = self.distribute(self.wrap_for_training(model))
@@ -48,8 +49,10 @@ class OccludedFacesTrainer(Trainer):
         self.scalers[self.name] = self.make_scaler()
         self.augment = BatchAugment(config.get("augment"))
         if self.processes.is_main:
+            # Validation photos are compressed like the training ones (deterministically), when they are.
             val_set = OccludedFaces(cache, "val", jitter=None, deterministic=True, seed=12345,
-                                    clean_share=clean_share if self.validate_with_clean_faces else 0.0)
+                                    clean_share=clean_share if self.validate_with_clean_faces else 0.0,
+                                    compression=PhotoCompression.from_config(data.get("compression")))
             self.val_batches = collect_batches(val_set, int(config["train"].get("val_samples", self.default_val_samples)),
                                                int(data.get("batch_size", 32)), int(data.get("workers", 2)))
 

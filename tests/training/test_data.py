@@ -162,6 +162,27 @@ def test_occluded_faces_give_consistent_uint8_samples(small_cache: Path) -> None
 
 
 @needs_data
+def test_photo_compression_leaves_jpeg_artefacts_on_the_occluder_too(small_cache: Path) -> None:
+    """The occluded view is re-encoded as a whole, so the pasted occluder is no longer the only region
+    without JPEG artefacts; the occlusion itself (mask, kind) is the same draw as without compression."""
+    from training.data import FaceCache, OccludedFaces, PhotoCompression
+
+    cache = FaceCache(small_cache)
+    assert PhotoCompression.from_config({"probability": 0.0}) is None and PhotoCompression.from_config(None) is None
+    compression = PhotoCompression.from_config({"probability": 1.0, "quality": [30, 30]})
+    plain = OccludedFaces(cache, "val", jitter=None, deterministic=True, seed=5)
+    damaged = OccludedFaces(cache, "val", jitter=None, deterministic=True, seed=5, compression=compression)
+    for item in range(min(4, len(plain))):
+        before, after = plain[item], damaged[item]
+        assert torch.equal(before["mask"], after["mask"]) and before["kind"] == after["kind"]
+        assert after["occluded"].dtype == torch.uint8 and after["occluded"].shape == before["occluded"].shape
+        difference = (after["occluded"].int() - before["occluded"].int()).abs().float()
+        inside = difference[:, before["mask"][0] > 0]
+        assert 0.3 < float(difference.mean()) < 12.0 and float(inside.mean()) > 0.3
+        assert torch.equal(damaged[item]["occluded"], after["occluded"])  # validation stays deterministic
+
+
+@needs_data
 def test_validation_samples_repeat_and_training_samples_do_not(small_cache: Path) -> None:
     from training.data import FaceCache, OccludedFaces
 

@@ -13,8 +13,20 @@ import cv2
 import numpy as np
 import pytest
 
+from facestudio import metrics
+from facestudio.alignment import crop_mask
+from facestudio.faces import face_crop
 from training import evaluate, prepare_data
 from training.data import FaceCache
+from training.evaluation.alignment import (
+    HAAR,
+    LEARNED,
+    TRUE_LANDMARKS,
+    AlignmentConfig,
+    compose_photo,
+    face_case,
+    frame_face,
+)
 from training.evaluation.cases import GROUPS, HELDOUT, evaluation_order, load_faces, make_cases
 from training.evaluation.dlib_identity import DlibDescriptor
 from training.evaluation.run import EvaluationConfig, Evaluators, run_evaluation, telea_filler
@@ -26,6 +38,7 @@ from training.evaluation.scores import (
     top1,
 )
 from training.occluders.assets import OccluderAssets
+from training.scenes import ClutterBank
 
 DATA = Path(os.environ.get("FACESTUDIO_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 TEST_FACES = 4  # build_small_cache keeps 2 test faces per source
@@ -89,6 +102,10 @@ def test_random_weights_run_writes_a_sane_report(small_cache: Path, random_weigh
     assert 0.0 <= encoder["dlib_impostor_same_share"] <= 1.0
     assert len(summary["targets"]) == 6 and all(check["met"] is not None for check in summary["targets"])
     assert all(math.isfinite(v) for v in finite_values(summary))
+    alignment = summary["alignment"]  # no detector.pt here: true landmarks and Haar only
+    assert alignment["faces"] == TEST_FACES and list(alignment["framings"]) == [TRUE_LANDMARKS, HAAR]
+    assert alignment["skipped_framings"] == {LEARNED: "no detector.pt in the weights folder"}
+    assert f"- {LEARNED}: not measured" in (out / "results.md").read_text()
 
 
 def test_missing_checkpoints_are_skipped_with_a_note(
@@ -109,7 +126,9 @@ def test_missing_checkpoints_are_skipped_with_a_note(
     verdicts = {check["name"]: check["met"] for check in summary["targets"]}
     assert verdicts["encoder top-1, held-out occluded probes"] is None
     assert not (out / "training_curves.png").exists()  # no logs: the stale figure is gone
-    assert "generator.pt missing" in (out / "results.md").read_text()
+    report = (out / "results.md").read_text()
+    assert "generator.pt missing" in report
+    assert "Not measured (needs encoder.pt and generator.pt in the weights folder)" in report  # alignment
 
 
 def test_missing_weights_folder_is_one_clear_error(small_cache: Path, tmp_path: Path) -> None:
@@ -171,3 +190,52 @@ def test_top1_finds_own_face_and_only_it() -> None:
     assert top1(noisy, np.arange(4), gallery) == 1.0
     assert top1(noisy, np.arange(4), gallery, metric="euclidean") == 1.0
     assert top1(noisy, np.array([1, 0, 3, 2]), gallery) == 0.0
+
+
+def test_alignment_photo_puts_the_face_where_its_true_landmarks_say(small_cache: Path) -> None:
+    cache = FaceCache(small_cache)
+    assets = OccluderAssets.load(small_cache, split="test")
+    config = AlignmentConfig()
+    clutter = ClutterBank.load(None)
+    for face in load_faces(cache, evaluation_order(cache, seed=0)):
+        case = face_case(face, assets, seed=0)
+        photo = compose_photo(case, clutter, config)
+        assert photo.image.shape == photo.clean.shape == (config.height, config.width, 3)
+        assert config.face_box[0] <= photo.box[2] <= config.face_box[1]
+        # Framed by its true landmarks, the app's crop of the photo is the cache's crop again, hole included.
+        crop = face_crop(photo.image, frame_face(photo, None), case.image.shape[0])
+        inner = np.s_[8:-8, 8:-8]  # the crop's outer pixels fade into the background
+        assert metrics.psnr(crop.image[inner], case.image[inner]) > 28.0, face.name
+        assert metrics.iou(crop_mask(photo.mask, crop.matrix, crop.size), case.mask) > 0.95, face.name
+        assert metrics.psnr(face_crop(photo.clean, frame_face(photo, None), crop.size).image[inner],
+                            case.truth[inner]) > 28.0
+        # The clean and occluded photos share the background: they differ only where the crop went.
+        pasted = cv2.warpAffine(np.ones(case.mask.shape, np.float32), photo.matrix, (config.width, config.height)) > 0
+        assert np.array_equal(photo.image[~pasted], photo.clean[~pasted]) and np.count_nonzero(pasted) < pasted.size
+        assert not np.array_equal(photo.image[photo.mask > 0], photo.clean[photo.mask > 0])
+    again = compose_photo(case, clutter, config)
+    assert np.array_equal(again.image, photo.image) and np.array_equal(again.landmarks, photo.landmarks)
+
+
+def test_alignment_section_scores_each_framing_and_reports_the_table(
+    small_cache: Path, blind_weights_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    summary = evaluate.main(["--weights", str(blind_weights_dir), "--data", str(small_cache), "--out", str(out),
+                             "--runs", str(tmp_path / "no-runs"), "--n", "1", "--gallery", "1",
+                             "--deepface-faces", "0", "--alignment", "3"])
+
+    framings = summary["alignment"]["framings"]
+    assert list(framings) == [TRUE_LANDMARKS, LEARNED, HAAR]
+    truth = framings[TRUE_LANDMARKS]
+    assert truth["found"] == truth["faces"] == 3 and truth["landmark_error"] == 0.0
+    assert 0.0 <= truth["iou"] <= truth["dice"] <= 1.0
+    assert all(0.0 < truth["psnr_hole"][method] < PSNR_CAP_DB for method in ("gan", "telea"))
+    assert framings[LEARNED]["found"] == 0 and framings[LEARNED]["iou"] is None  # the blind detector misses all
+    haar = framings[HAAR]
+    if haar["found"]:
+        assert haar["landmark_error"] > 0.0 and haar["vs_true_landmarks"]["iou"] is not None
+    report = (out / "results.md").read_text()
+    assert "## Face alignment: auto_fix in photos" in report
+    assert f"| {TRUE_LANDMARKS} | 3 of 3 | 0.000 |" in report and f"| {LEARNED} | 0 of 3 | - |" in report
+    assert json.loads((out / "results.json").read_text())["alignment"]["framings"][LEARNED]["iou"] is None

@@ -5,6 +5,7 @@
     dlib_identity.py  dlib's ResNet descriptor of an aligned crop: the identity yardstick
     scores.py         per-case scores and their summaries (per kind, per hole-area bucket, targets)
     run.py            one pass over the faces that ties them together, streaming chunk by chunk
+    alignment.py      faces put into photos: auto_fix with true landmarks vs the detectors' framing
     report.py         results.md and results.json
     identity_threshold.py  the encoder backend's same-person threshold, derived from pairs (calibrate_identity)
 """
