@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "packaging" / "facestudio.spec"
 APP_NAME = "FaceStudio"
 WEIGHTS_DIR = ROOT / "resources" / "weights"
-REQUIRED_WEIGHTS = ("segmenter.pt", "encoder.pt", "generator.pt")
+REQUIRED_WEIGHTS = ("detector.pt", "segmenter.pt", "encoder.pt", "generator.pt")
 DEFAULT_DIST = ROOT / "dist"
 DEFAULT_WORK = ROOT / "build" / "pyinstaller"
 # Top-level packages that must not be in the bundle (a file or folder of that name under _internal/,

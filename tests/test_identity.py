@@ -183,8 +183,6 @@ def test_encoder_without_weights_names_the_file(tmp_path: Path, people: list[np.
 
 
 @pytest.mark.skipif(not ENCODER_WEIGHTS.is_file(), reason=f"no trained encoder weights yet ({ENCODER_WEIGHTS})")
-@pytest.mark.xfail(strict=True, reason="the v1 encoder (20 CPU-minutes of distillation) puts some different people "
-                   "under its threshold; issue 3's retraining with the centred identity target must make this pass")
 def test_encoder_agrees_with_deepface(deepface_ready: None, people: list[np.ndarray]) -> None:
     pairs = [(face, mirrored(face)) for face in people] + list(combinations(people, 2))
     for first, second in pairs:
