@@ -151,11 +151,16 @@ class HaarFaceDetector:
         ]
 
 
-def detector_name(choice: str, weights_dir: str | os.PathLike[str]) -> str:
-    """Which detector a choice means: "learned" or "haar" ("auto": learned when `detector.pt` is there)."""
+def check_detector_choice(choice: str) -> str:
+    """`choice` itself when it names a detector; ValueError saying the choices otherwise."""
     if choice not in DETECTOR_CHOICES:
         raise ValueError(f"unknown face detector {choice!r}: use one of {', '.join(DETECTOR_CHOICES)}")
-    if choice == "auto":
+    return choice
+
+
+def detector_name(choice: str, weights_dir: str | os.PathLike[str]) -> str:
+    """Which detector a choice means: "learned" or "haar" ("auto": learned when `detector.pt` is there)."""
+    if check_detector_choice(choice) == "auto":
         return "learned" if (Path(weights_dir) / DETECTOR_WEIGHTS).is_file() else "haar"
     return choice
 

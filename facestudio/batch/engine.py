@@ -28,7 +28,7 @@ import numpy as np
 
 from facestudio.api import NoFaceError, load_pipeline
 from facestudio.batch.plan import BatchItem, remove_stale_temporaries
-from facestudio.faces import DETECTOR_CHOICES
+from facestudio.faces import check_detector_choice
 from facestudio.imageio import ImageReadError, ImageWriteError, read_image, read_mask, write_image
 
 METHODS = ("gan", "telea")
@@ -85,8 +85,7 @@ class BatchOptions:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
-        if self.detector not in DETECTOR_CHOICES:
-            raise ValueError(f"unknown face detector {self.detector!r}: use one of {', '.join(DETECTOR_CHOICES)}")
+        check_detector_choice(self.detector)
         if self.existing not in EXISTING_POLICIES:
             raise ValueError(f"unknown existing-output policy {self.existing!r}: use {', '.join(EXISTING_POLICIES)}")
         if self.jobs < 0:
