@@ -2,7 +2,8 @@
 
 `LearnedFaceDetector(checkpoint).detect(image)` letterboxes the photo (longest side 640; thumbnails under 96 px
 are enlarged to 96), runs
-`FaceDetectorNet` once, decodes the centre heatmap into boxes and landmarks and maps them back to photo pixels.
+`FaceDetectorNet` on it and on its mirror image (averaging the two face scores, see `merge_mirrored`), decodes
+the centre heatmap into boxes and landmarks and maps them back to photo pixels.
 A second pass at longest side 256 finds faces that fill most of the frame (bigger than the training scenes'
 faces at full resolution) for ~15 % more time.
 
@@ -153,6 +154,20 @@ class Detections:
         )
 
 
+def merge_mirrored(maps: torch.Tensor, mirrored: torch.Tensor) -> torch.Tensor:
+    """`maps` (Nx14xhxw) with its face-score logits averaged with those of the mirrored input's output.
+
+    Why: a real face scores alike in a photo and its mirror image while much background clutter does not, and
+    a score that hovers near the threshold in one view is steadied by the other. On benchmarks/detect.py the
+    mirror pass turned the shipped detector's 94 % / 98 % (occluded / unoccluded) at 0.01 false boxes per photo
+    into 97 % / 99 % at 0.02, for twice the network time. The input width is a multiple of the stride, so
+    flipping the mirrored heatmap back aligns it cell for cell; boxes and landmarks come from `maps` alone.
+    """
+    merged = maps.clone()
+    merged[:, HEATMAP] = 0.5 * (maps[:, HEATMAP] + torch.flip(mirrored[:, HEATMAP], dims=[-1]))
+    return merged
+
+
 def decode_maps(
     maps: torch.Tensor, stride: int, score_threshold: float, max_candidates: int = MAX_CANDIDATES
 ) -> list[Detections]:
@@ -208,6 +223,7 @@ class LearnedFaceDetector:
         nms_iou: float = DEFAULT_NMS_IOU,
         working_side: int = WORKING_SIDE,
         large_face_pass: bool = True,
+        mirror_pass: bool = True,
     ) -> None:
         self.device = torch.device(resolve_device(device))
         model, metadata = load_checkpoint(Path(checkpoint_path), expected_kind="detector", device=self.device)
@@ -223,6 +239,7 @@ class LearnedFaceDetector:
         self.nms_iou = nms_iou
         self.working_side = working_side
         self.large_face_pass = large_face_pass
+        self.mirror_pass = mirror_pass
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> list[Face]:
@@ -267,7 +284,11 @@ class LearnedFaceDetector:
         else:
             batch = batch.half()
         with self._lock, torch.inference_mode():
-            maps = self.model(batch)
+            if self.mirror_pass:
+                both = self.model(torch.cat([batch, torch.flip(batch, dims=[-1])]))
+                maps = merge_mirrored(both[: len(images)], both[len(images):])
+            else:
+                maps = self.model(batch)
         decoded = decode_maps(maps, self.stride, self.score_threshold)
         results = []
         for found, (_, frame) in zip(decoded, boxed):

@@ -15,6 +15,7 @@ from facestudio.detection import (
     decode_maps,
     iou_matrix,
     letterbox,
+    merge_mirrored,
     non_max_suppression,
 )
 from facestudio.faces import Face, landmarks_from_box
@@ -145,6 +146,17 @@ def test_learned_detector_runs_on_any_size_and_batches(random_detector_checkpoin
         detector.detect(np.zeros((10, 10), np.uint8))
 
 
+def test_merge_mirrored_averages_face_scores_cell_for_cell() -> None:
+    maps = _maps_with_faces([(10, 8, 0.25, 0.5, 64.0)], rows=16, cols=24)
+    mirrored = _maps_with_faces([(24 - 1 - 10, 8, 0.0, 0.0, 32.0)], rows=16, cols=24)  # the same face, mirrored
+    mirrored[0, 0, 8, 24 - 1 - 10] = 1.0
+    merged = merge_mirrored(maps, mirrored)
+    assert float(merged[0, 0, 8, 10]) == pytest.approx((3.0 + 1.0) / 2)
+    torch.testing.assert_close(merged[:, 1:], maps[:, 1:])  # boxes and landmarks: the unmirrored pass's
+    found = decode_maps(merged, stride=4, score_threshold=0.5)[0]
+    np.testing.assert_allclose(found.boxes, decode_maps(maps, stride=4, score_threshold=0.5)[0].boxes)
+
+
 # --------------------------------------------------------------------------------------------- trained weights
 @pytest.fixture(scope="module")
 def trained_detector() -> LearnedFaceDetector:
@@ -186,3 +198,22 @@ def test_trained_detector_finds_a_tight_face_crop_as_one_face(
         faces = trained_detector.detect(image)
         assert len(faces) == 1, (path.name, [f.as_dict() for f in faces])
         assert faces[0].area > 0.3 * image.shape[0] * image.shape[1], (path.name, faces[0].as_dict())
+
+
+def test_mirror_pass_scores_a_photo_and_its_mirror_image_alike() -> None:
+    """With the mirror pass, a photo and its mirror image get the same face scores (a 256 px square photo is
+    neither resized nor padded, so both views see the same pixels)."""
+    from skimage import data as skdata
+
+    if not SHIPPED_WEIGHTS.is_file():
+        pytest.skip(f"{SHIPPED_WEIGHTS} not trained yet")
+    image = cv2.resize(skdata.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    detector = LearnedFaceDetector(SHIPPED_WEIGHTS, "cpu", score_threshold=0.05)
+    direct = detector.detect(image)[:3]  # lower down, the views' slightly different boxes suppress differently
+    mirrored = detector.detect(np.ascontiguousarray(image[:, ::-1]))[:3]
+    assert len(direct) == 3 and direct[0].score > 0.5
+    np.testing.assert_allclose([f.score for f in direct], [f.score for f in mirrored], atol=1e-3)
+    x, y, w, h = mirrored[0].box
+    assert iou_matrix([direct[0].box], [(256 - x - w, y, w, h)])[0, 0] > 0.8
+    single = LearnedFaceDetector(SHIPPED_WEIGHTS, "cpu", score_threshold=0.05, mirror_pass=False).detect(image)
+    assert abs(single[0].score - direct[0].score) > 1e-3  # the mirror pass did change the scores

@@ -6,6 +6,10 @@ with the occluder synthesizer's held-out occluders, at several score thresholds:
     python -m training.evaluate_detector --checkpoint resources/weights/detector.pt --data data_cache \
         [--split test] [--scenes 300] [--json out.json]
 
+The detector's score threshold is chosen on the val split and stored in the checkpoint it ships with:
+
+    python -m training.evaluate_detector --checkpoint runs/detector.pt --split val --write-threshold 0.05
+
 A face counts as found when a predicted box overlaps its true box with IoU >= 0.3 (issue 4's rule); every
 predicted box matching no face (or a face already matched) is a false box. Landmark error is the mean distance
 of the five predicted points to the true ones over the true box side, on found faces.
@@ -133,6 +137,15 @@ def markdown_table(results: dict[float, dict[str, float]], chosen: float | None 
     return "\n".join(lines)
 
 
+def write_threshold(checkpoint: Path, threshold: float, how: str) -> None:
+    """Store `threshold` as the checkpoint's `score_threshold` (LearnedFaceDetector's default), atomically."""
+    from facestudio.models.checkpoint import load_checkpoint, save_checkpoint
+
+    model, metadata = load_checkpoint(checkpoint, expected_kind="detector")
+    metadata.update(score_threshold=float(threshold), score_threshold_source=how)
+    save_checkpoint(checkpoint, model, metadata, kind="detector")
+
+
 def detect_all(
     detect: Callable[[np.ndarray], list], images: list[np.ndarray]
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -159,7 +172,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--device", default=None)
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--write-threshold", type=float, default=None, metavar="MAX_FALSE",
+                        help="store in the checkpoint the lowest threshold with at most this many false boxes "
+                             "per scene (val split only)")
     args = parser.parse_args(argv)
+    if args.write_threshold is not None and args.split != "val":
+        parser.error("--write-threshold chooses on the val split: add --split val")
 
     from facestudio.detection import LearnedFaceDetector
     from training.scenes import ClutterBank, FaceBank, SceneComposer, SceneConfig, load_occluder
@@ -179,6 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     ms = 1000 * (time.perf_counter() - started) / max(1, len(scenes))
     results = sweep(detections, scenes)
     shipped = float(detector.metadata.get("score_threshold", 0.5))
+    if args.write_threshold is not None:
+        shipped = choose_threshold(results, args.write_threshold)
+        write_threshold(Path(args.checkpoint), shipped, f"{args.split} split, {len(scenes)} {args.width}x{args.height} "
+                        f"scenes, seed {args.seed}: lowest with <= {args.write_threshold} false boxes per scene")
     print(f"{len(scenes)} {args.width}x{args.height} scenes from the {args.split} split, {ms:.1f} ms per scene "
           f"({detector.device})")
     print(markdown_table(results, chosen=shipped))

@@ -21,6 +21,8 @@ TINY = {
     "inpainter": ["model.generator.base_channels=8", "model.generator.bottleneck_channels=16",
                   "model.discriminator.base_channels=8", "model.discriminator.num_layers=3",
                   "loss.adversarial_start=1", "loss.adversarial_ramp=2"],
+    "detector": ["model.stem=8", "model.widths=[8,16,16,24]", "model.depths=[1,1,1,1]", "model.neck=16",
+                 "scene.height=128", "scene.width=128", "val.scenes=4"],
 }
 
 
@@ -116,6 +118,32 @@ def test_inpainter_trains_without_an_encoder(small_cache: Path, tmp_path: Path) 
     run_script("inpainter", small_cache, out, 2)
     losses = [r["losses"] for r in read_log(out) if "losses" in r]
     assert "identity" not in losses[0] and all(math.isfinite(l["l1_hole"]) for l in losses)
+
+
+@pytest.mark.slow
+def test_detector_trains_resumes_exports_and_gets_its_threshold_on_val(small_cache: Path, tmp_path: Path) -> None:
+    from facestudio.detection import LearnedFaceDetector
+    from training import evaluate_detector
+
+    out, shipped = tmp_path / "detector", tmp_path / "detector.pt"
+    metrics = run_script("detector", small_cache, out, 3, "--export", str(shipped))
+    train = [r for r in read_log(out) if "losses" in r]
+    assert [r["step"] for r in train] == [1, 2, 3] and all(map(math.isfinite, train[-1]["losses"].values()))
+    assert 0.0 <= metrics["recall_occluded"] <= 1.0 and metrics["score_threshold"] in evaluate_detector.THRESHOLDS
+    _, metadata = load_checkpoint(shipped, expected_kind="detector")
+    assert metadata["steps"] == 3 and metadata["data"]["scene"]["height"] == 128
+    check_resume("detector", small_cache, out)
+
+    with pytest.raises(SystemExit):  # a threshold chosen on the test split would flatter the test figures
+        evaluate_detector.main(["--checkpoint", str(shipped), "--data", str(small_cache), "--write-threshold", "1"])
+    report = tmp_path / "val.json"
+    evaluate_detector.main(["--checkpoint", str(shipped), "--data", str(small_cache), "--split", "val",
+                            "--scenes", "3", "--height", "128", "--width", "128", "--json", str(report),
+                            "--write-threshold", "100"])  # every threshold passes: the lowest is chosen
+    assert json.loads(report.read_text())["shipped_threshold"] == min(evaluate_detector.THRESHOLDS)
+    detector = LearnedFaceDetector(shipped, "cpu")
+    assert detector.score_threshold == min(evaluate_detector.THRESHOLDS)
+    assert "val split, 3 128x128 scenes" in detector.metadata["score_threshold_source"]
 
 
 def test_export_cli_writes_a_loadable_checkpoint(small_cache: Path, tmp_path: Path) -> None:
