@@ -158,10 +158,10 @@ def merge_mirrored(maps: torch.Tensor, mirrored: torch.Tensor) -> torch.Tensor:
     """`maps` (Nx14xhxw) with its face-score logits averaged with those of the mirrored input's output.
 
     Why: a real face scores alike in a photo and its mirror image while much background clutter does not, and
-    a score that hovers near the threshold in one view is steadied by the other. On benchmarks/detect.py the
-    mirror pass turned the shipped detector's 94 % / 98 % (occluded / unoccluded) at 0.01 false boxes per photo
-    into 97 % / 99 % at 0.02, for twice the network time. The input width is a multiple of the stride, so
-    flipping the mirrored heatmap back aligns it cell for cell; boxes and landmarks come from `maps` alone.
+    a score that hovers near the threshold in one view is steadied by the other: on the composed photos of
+    benchmarks/detect.py it finds more faces at fewer false boxes, for twice the network time (README, Figures).
+    The input width is a multiple of the stride, so flipping the mirrored heatmap back aligns it cell for cell;
+    boxes and landmarks come from `maps` alone.
     """
     merged = maps.clone()
     merged[:, HEATMAP] = 0.5 * (maps[:, HEATMAP] + torch.flip(mirrored[:, HEATMAP], dims=[-1]))

@@ -15,4 +15,8 @@ for model in $models; do
     --workers "${workers[$model]}" --export "$runs/$model.pt" "${extra[@]}" >"$runs/$model.log" 2>&1 &
 done
 wait
+if [[ " $models " == *" detector "* ]]; then  # the detector's score threshold, chosen on val scenes
+  python -m training.evaluate_detector --checkpoint "$runs/detector.pt" --data "$data" --split val --scenes 300 \
+    --write-threshold 0.05 >>"$runs/detector.log" 2>&1
+fi
 for model in $models; do echo "== $model"; tail -n 4 "$runs/$model.log"; done

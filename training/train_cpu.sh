@@ -33,5 +33,8 @@ inpainter() {  # inpainter MINUTES [--encoder PATH]
   python -m training.train_detector --data "$data" --out "$runs/detector" --max-minutes "$det_min" --resume \
     --workers 0 --batch-size 16 --export "$runs/detector.pt" \
     --set scene.height=256 scene.width=256 val.scenes=200 train.val_every=1000 >>"$runs/detector.log" 2>&1
+  # Its score threshold, as the app runs it (640 px letterbox, mirror pass), on val scenes like the benchmark's.
+  python -m training.evaluate_detector --checkpoint "$runs/detector.pt" --data "$data" --split val --scenes 300 \
+    --write-threshold 0.05 >>"$runs/detector.log" 2>&1
 ) &
 wait
