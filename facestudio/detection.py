@@ -168,6 +168,12 @@ def merge_mirrored(maps: torch.Tensor, mirrored: torch.Tensor) -> torch.Tensor:
     return merged
 
 
+def forward_with_mirror(model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The model's maps for `batch` (Nx3xHxW), face scores merged with its mirror image's: one forward of 2N."""
+    both = model(torch.cat([batch, torch.flip(batch, dims=[-1])]))
+    return merge_mirrored(both[: len(batch)], both[len(batch):])
+
+
 def decode_maps(
     maps: torch.Tensor, stride: int, score_threshold: float, max_candidates: int = MAX_CANDIDATES
 ) -> list[Detections]:
@@ -284,11 +290,7 @@ class LearnedFaceDetector:
         else:
             batch = batch.half()
         with self._lock, torch.inference_mode():
-            if self.mirror_pass:
-                both = self.model(torch.cat([batch, torch.flip(batch, dims=[-1])]))
-                maps = merge_mirrored(both[: len(images)], both[len(images):])
-            else:
-                maps = self.model(batch)
+            maps = forward_with_mirror(self.model, batch) if self.mirror_pass else self.model(batch)
         decoded = decode_maps(maps, self.stride, self.score_threshold)
         results = []
         for found, (_, frame) in zip(decoded, boxed):

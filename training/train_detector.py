@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from facestudio.detection import decode_maps, merge_mirrored, non_max_suppression
+from facestudio.detection import decode_maps, forward_with_mirror, non_max_suppression
 from facestudio.models.detector import HEATMAP, LANDMARKS, OFFSET, SIZE, FaceDetectorNet
 from training.evaluate_detector import THRESHOLDS, choose_threshold, sweep
 from training.loop import ModelEma, Trainer, common_arguments, resolve_config, to_device
@@ -227,11 +227,8 @@ def validate_scenes(
     for start in range(0, len(scenes), batch_size):
         chunk = scenes[start:start + batch_size]
         images = torch.from_numpy(np.stack([scene.image for scene in chunk]))
-        inputs = to_input(images, device, channels_last)
-        with autocast():
-            # Scored as LearnedFaceDetector ships: face scores averaged with the mirror image's.
-            both = model(torch.cat([inputs, torch.flip(inputs, dims=[-1])]))
-        maps = merge_mirrored(both[: len(chunk)], both[len(chunk):])
+        with autocast():  # scored as LearnedFaceDetector ships: face scores averaged with the mirror image's
+            maps = forward_with_mirror(model, to_input(images, device, channels_last))
         for found in decode_maps(maps, FaceDetectorNet.stride, score_threshold=min(THRESHOLDS) - 0.05):
             found = found.select(non_max_suppression(found.boxes, found.scores, nms_iou))
             detections.append((found.boxes, found.scores, found.landmarks))
