@@ -227,7 +227,9 @@ class Pipeline:
         started = time.perf_counter()
         with self._lock:
             if faces is None:
-                faces = self.detector.detect(image)
+                from facestudio.faces import find_faces  # tight face crops: the whole crop when none is detected
+
+                faces = find_faces(self.detector, image)
             if not faces:
                 raise NoFaceError(NO_FACE_MESSAGE)
             mask = self._segment(image, faces)

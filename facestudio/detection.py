@@ -42,6 +42,8 @@ PAD_MULTIPLE = 32  # the network's total stride
 PAD_VALUE = 127
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_NMS_IOU = 0.4
+# Candidates under the detection threshold that the tight-crop fallback still weighs (facestudio.faces).
+WEAK_FACE_THRESHOLD = 0.05
 MAX_CANDIDATES = 100
 
 
@@ -252,16 +254,24 @@ class LearnedFaceDetector:
         """Faces in an HxWx3 uint8 RGB image, best first."""
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
-        """Faces in each of several HxWx3 uint8 RGB images (any sizes), best first per image."""
+    def weak_faces(self, image: np.ndarray, score_threshold: float = WEAK_FACE_THRESHOLD) -> list[Face]:
+        """Face candidates scoring above `score_threshold`, lower than the detection threshold, best first: the
+        evidence the tight-crop fallback weighs when `detect` found nothing (facestudio.faces.tight_crop_face)."""
+        return self.detect_batch([image], score_threshold=min(score_threshold, self.score_threshold))[0]
+
+    def detect_batch(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[list[Face]]:
+        """Faces in each of several HxWx3 uint8 RGB images (any sizes), best first per image; `score_threshold`
+        overrides the detector's own."""
         if not images:
             return []
         for image in images:
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} array of shape {image.shape}")
-        passes = [self._run_pass(images, self.working_side, min_side=0.0, min_long_side=SMALL_PHOTO_SIDE)]
+        threshold = self.score_threshold if score_threshold is None else float(score_threshold)
+        passes = [self._run_pass(images, self.working_side, min_side=0.0, min_long_side=SMALL_PHOTO_SIDE,
+                                 score_threshold=threshold)]
         if self.large_face_pass:
-            passes.append(self._run_pass(images, LARGE_FACE_SIDE, min_side=LARGE_FACE_MIN))
+            passes.append(self._run_pass(images, LARGE_FACE_SIDE, min_side=LARGE_FACE_MIN, score_threshold=threshold))
         faces = []
         for index in range(len(images)):
             merged = Detections.concatenate([found[index] for found in passes])
@@ -270,7 +280,8 @@ class LearnedFaceDetector:
         return faces
 
     def _run_pass(
-        self, images: list[np.ndarray], long_side: int, min_side: float, min_long_side: int = 0
+        self, images: list[np.ndarray], long_side: int, min_side: float, min_long_side: int = 0,
+        score_threshold: float | None = None,
     ) -> list[Detections]:
         """Detections in photo pixels at one resolution; `min_side` (input px) drops smaller faces;
         photos smaller than `min_long_side` are enlarged to it."""
@@ -291,7 +302,8 @@ class LearnedFaceDetector:
             batch = batch.half()
         with self._lock, torch.inference_mode():
             maps = forward_with_mirror(self.model, batch) if self.mirror_pass else self.model(batch)
-        decoded = decode_maps(maps, self.stride, self.score_threshold)
+        threshold = self.score_threshold if score_threshold is None else score_threshold
+        decoded = decode_maps(maps, self.stride, threshold)
         results = []
         for found, (_, frame) in zip(decoded, boxed):
             if min_side > 0:

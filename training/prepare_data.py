@@ -1,7 +1,7 @@
 """Build the training data cache (`data_cache/`) from ../shared/data.
 
-Every face in faces/utk and faces/celeba-crops is located with dlib (HOG detector + 68-point shape
-predictor), warped to the canonical 128 px crop of docs/ARCHITECTURE.md, and described by the dlib
+Every face in faces/utk, faces/celeba-crops, faces/aaf and faces/scut is located with dlib (HOG detector +
+68-point shape predictor), warped to the canonical 128 px crop of docs/ARCHITECTURE.md, and described by the dlib
 ResNet 128-d descriptor computed on the original photo. Training then never runs dlib again: the
 encoder distils the stored descriptor and the occlusion synthesizer places occluders from the
 stored landmarks. The occluder images are copied at a size a 128 px crop can use (longest side
@@ -33,10 +33,17 @@ CROP_SIZE = 128
 CANONICAL_LANDMARKS = np.array(
     [[0.302, 0.301], [0.698, 0.301], [0.500, 0.505], [0.322, 0.691], [0.678, 0.691]], dtype=np.float64
 )
-FACE_SOURCES = ("utk", "celeba-crops")
+FACE_SOURCES = ("utk", "celeba-crops", "aaf", "scut")
 # Where dlib's HOG box sits relative to the image when it does detect the face (median over the
 # detected faces of each source); used as the box for the shape predictor when detection fails.
-FALLBACK_BOX = {"utk": (0.060, 0.060, 0.905, 0.840), "celeba-crops": (0.058, 0.157, 0.915, 0.989)}
+# aaf / scut: medians over 59 / 60 detected faces of every 45th photo (SCUT's white side bars are
+# part of the 320 px frame, so its box is narrower than the photo).
+FALLBACK_BOX = {
+    "utk": (0.060, 0.060, 0.905, 0.840),
+    "celeba-crops": (0.058, 0.157, 0.915, 0.989),
+    "aaf": (0.181, 0.382, 0.783, 0.984),
+    "scut": (0.227, 0.306, 0.756, 0.866),
+}
 DETECTOR_HOG, DETECTOR_BOX = "hog", "box"
 SPLIT_FRACTIONS = (("train", 800), ("val", 900), ("test", 1000))  # cumulative, per mille
 JPEG_QUALITY = 92  # what ARCHITECTURE.md asks for; lowered automatically when the cache would not fit

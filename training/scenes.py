@@ -351,6 +351,14 @@ class SceneConfig:
     max_roll: float = 30.0  # degrees
     clutter_max: int = 3
     degrade: bool = True  # blur, noise, JPEG
+    # Widenings for photos the detector met in use (issue 13); all off by default, so scenes drawn with the
+    # defaults (benchmarks/detect.py, evaluate_detector) stay what they were.
+    tight_crop_rate: float = 0.0  # share of scenes that are a tight crop: one face filling (or cut by) the frame
+    tight_crop_sides: tuple[float, float] = (0.7, 1.3)  # its face box side over the frame side
+    stretch_rate: float = 0.0  # share of faces scaled anisotropically (a photo resized to another aspect)
+    max_stretch: float = 1.5  # width-over-height stretch drawn log-uniform in [1 / max_stretch, max_stretch]
+    plain_mask_rate: float = 0.0  # share of occluded faces wearing a drawn real-style mask (plain colour, pleats)
+    look_down_rate: float = 0.0  # share of faces tilted down (perspective: forehead near, chin far, squashed)
 
 
 class SceneComposer:
@@ -361,6 +369,8 @@ class SceneComposer:
 
     def compose(self, rng: np.random.Generator) -> Scene:
         cfg = self.config
+        if cfg.tight_crop_rate > 0 and rng.random() < cfg.tight_crop_rate:
+            return self._compose_tight_crop(rng)
         image = random_background(rng, cfg.height, cfg.width, self.clutter)
         self._add_clutter(rng, image, int(rng.integers(0, cfg.clutter_max + 1)))
         count = int(rng.choice(len(cfg.face_counts), p=np.asarray(cfg.face_counts) / sum(cfg.face_counts)))
@@ -382,6 +392,20 @@ class SceneComposer:
             occluded=np.array(occluded, bool),
         )
 
+    def _compose_tight_crop(self, rng: np.random.Generator) -> Scene:
+        """A tight face crop: one face whose box is 0.7-1.3x the frame (so the frame often cuts forehead, chin or
+        cheeks), off-centre by up to 15 % of its side, pasted whole (its own photo around it, no soft edge)."""
+        cfg = self.config
+        image = random_background(rng, cfg.height, cfg.width, self.clutter)
+        low, high = cfg.tight_crop_sides
+        side = min(cfg.height, cfg.width) * float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        centre = np.array([cfg.width / 2, cfg.height / 2]) + rng.uniform(-0.15, 0.15, size=2) * side
+        landmarks, occluded = self._paste_face(rng, image, side, centre, whole=True)
+        if cfg.degrade:
+            image = degrade(rng, image)
+        return Scene(image=image, boxes=box_from_landmarks(landmarks)[None].astype(np.float32),
+                     landmarks=landmarks[None].astype(np.float32), occluded=np.array([occluded], bool))
+
     def _face_sides(self, rng: np.random.Generator, count: int) -> list[float]:
         """Face box sides, log-uniform from min_face to the frame; several faces in a scene are smaller."""
         cfg = self.config
@@ -390,26 +414,39 @@ class SceneComposer:
         return sorted((float(np.exp(rng.uniform(low, high))) for _ in range(count)), reverse=True)
 
     def _paste_face(
-        self, rng: np.random.Generator, scene: np.ndarray, side: float, centre: np.ndarray
+        self, rng: np.random.Generator, scene: np.ndarray, side: float, centre: np.ndarray, whole: bool = False
     ) -> tuple[np.ndarray, bool]:
-        """Paste a random face with its box of `side` px centred at `centre`; return its 5 landmarks, occluded."""
+        """Paste a random face with its box of `side` px centred at `centre`; return its 5 landmarks, occluded.
+
+        `whole`: paste the face photo without a soft-edged cut-out (a tight crop shows its own photo around it).
+        """
+        cfg = self.config
         face, landmarks68 = self.faces.face(int(rng.integers(len(self.faces))))
         if rng.random() < 0.5:
             face, landmarks68 = _flip_face(face, landmarks68)
         # The occluder draws from its own generator, so the same seed gives the same scene with or without it.
-        occluded = self.occlude is not None and rng.random() < self.config.occlusion_rate
+        occluded = self.occlude is not None and rng.random() < cfg.occlusion_rate
         occluder_rng = np.random.default_rng(int(rng.integers(2**63)))
         if occluded:
-            face, _ = self.occlude(face, landmarks68, occluder_rng)
+            if cfg.plain_mask_rate > 0 and rng.random() < cfg.plain_mask_rate:
+                face = paint_plain_mask(face, landmarks68, occluder_rng)
+            else:
+                face, _ = self.occlude(face, landmarks68, occluder_rng)
         face = _face_lighting(rng, face)
+        if cfg.look_down_rate > 0 and rng.random() < cfg.look_down_rate:
+            face, landmarks68 = look_down(face, landmarks68, rng)
         five = five_point_landmarks(landmarks68)
         source_box = box_from_landmarks(five)
         source_centre = source_box[:2] + source_box[2:] / 2
         scale = side / source_box[2]
-        roll = np.deg2rad(rng.uniform(-self.config.max_roll, self.config.max_roll))
+        roll = np.deg2rad(rng.uniform(-cfg.max_roll, cfg.max_roll))
         rotation = scale * np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+        if cfg.stretch_rate > 0 and rng.random() < cfg.stretch_rate:
+            aspect = float(np.exp(rng.uniform(-np.log(cfg.max_stretch), np.log(cfg.max_stretch))))
+            rotation = np.diag([np.sqrt(aspect), 1.0 / np.sqrt(aspect)]) @ rotation  # the photo's axes, after roll
         matrix = np.hstack([rotation, (centre - rotation @ source_centre)[:, None]])
-        _paste(scene, face, patch_alpha(rng, *face.shape[:2]), matrix)
+        alpha = np.ones(face.shape[:2], np.float32) if whole else patch_alpha(rng, *face.shape[:2])
+        _paste(scene, face, alpha, matrix)
         return (five @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32), occluded
 
     def _add_clutter(self, rng: np.random.Generator, scene: np.ndarray, count: int) -> None:
@@ -438,6 +475,65 @@ class SceneComposer:
             patch_centre = np.array([patch.shape[1], patch.shape[0]]) / 2
             matrix = np.hstack([rotation, (centre - rotation @ patch_centre)[:, None]])
             _paste(scene, patch, alpha, matrix)
+
+
+# Colours of real face masks (RGB): white, surgical blue, light blue, black, grey, navy, pink, beige, green.
+PLAIN_MASK_COLOURS = np.array([[235, 235, 232], [150, 190, 225], [190, 215, 235], [30, 30, 32], [130, 130, 135],
+                               [40, 50, 85], [230, 185, 200], [215, 195, 170], [120, 175, 150]], np.float32)
+
+
+def paint_plain_mask(face: np.ndarray, landmarks68: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real-style face mask drawn from the landmarks: nose bridge to under the chin, cheek to cheek, one plain
+    colour (real masks' palette, jittered) with soft shading, optional pleats and ear loops; returns a new crop."""
+    points = np.asarray(landmarks68, np.float64)
+    unit = float(np.linalg.norm(points[16] - points[0]))
+    down = points[8] - points[27]
+    down /= max(1e-6, float(np.linalg.norm(down)))
+    top = points[27] + down * unit * rng.uniform(0.1, 0.3)  # nose bridge
+    jaw = points[1:16].copy()
+    jaw[2:-2] += down * unit * rng.uniform(0.02, 0.12)  # the mask hangs below the chin
+    outline = np.vstack([points[1] - down * unit * 0.05, top, points[15] - down * unit * 0.05, jaw[::-1]])
+    height, width = face.shape[:2]
+    coverage = np.zeros((height, width), np.float32)
+    cv2.fillPoly(coverage, [np.round(outline * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
+    colour = np.clip(PLAIN_MASK_COLOURS[rng.integers(len(PLAIN_MASK_COLOURS))] * rng.uniform(0.85, 1.1)
+                     + rng.normal(0, 8, size=3), 0, 255)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    # Shading: lighter across the nose ridge, darker towards the cheeks and under the chin.
+    across = np.abs((xs - top[0]) / max(1.0, unit / 2))
+    shade = 1.05 - 0.25 * np.clip(across, 0, 1.5) ** 2 * rng.uniform(0.3, 1.0)
+    mask_rgb = np.clip(colour[None, None, :] * shade[..., None], 0, 255)
+    if rng.random() < 0.5:  # surgical pleats: darker horizontal bands
+        for level in rng.uniform(0.25, 0.85, size=int(rng.integers(2, 4))):
+            y = top[1] + level * (points[8][1] - top[1])
+            band = np.exp(-((ys - y) ** 2) / (2 * max(0.6, unit * 0.012) ** 2))
+            mask_rgb *= (1 - 0.25 * band)[..., None]
+    texture = rng.normal(0, rng.uniform(1, 6), size=(height, width, 1)).astype(np.float32)
+    mask_rgb = np.clip(mask_rgb + texture, 0, 255)
+    coverage = cv2.GaussianBlur(coverage, (0, 0), max(0.5, unit * 0.01))[..., None]
+    out = face.astype(np.float32) * (1 - coverage) + mask_rgb * coverage
+    if rng.random() < 0.6:  # ear loops
+        loop_colour = tuple(float(c) for c in colour * 0.9)
+        for corner, ear in ((points[1], points[0]), (points[15], points[16])):
+            tip = ear - down * unit * rng.uniform(0.05, 0.25)
+            cv2.line(out, tuple(int(v) for v in np.round(corner)), tuple(int(v) for v in np.round(tip)), loop_colour,
+                     max(1, int(round(unit * 0.012))), cv2.LINE_AA)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def look_down(face: np.ndarray, landmarks68: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The face crop tilted down (pitch): a perspective warp that keeps the top edge, narrows and raises the bottom
+    one (forehead near the camera, chin far and foreshortened); landmarks follow."""
+    height, width = face.shape[:2]
+    narrow, squash = rng.uniform(0.04, 0.18), rng.uniform(0.72, 0.95)
+    source = np.float32([[0, 0], [width, 0], [0, height], [width, height]])
+    target = np.float32([[0, 0], [width, 0], [narrow * width, squash * height],
+                         [(1 - narrow) * width, squash * height]])
+    homography = cv2.getPerspectiveTransform(source, target)
+    warped = cv2.warpPerspective(face, homography, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REFLECT)
+    moved = cv2.perspectiveTransform(np.asarray(landmarks68, np.float32)[None], homography)[0]
+    return warped, moved
 
 
 def degrade(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:

@@ -122,3 +122,45 @@ def test_training_targets_decode_back_to_the_ground_truth() -> None:
     expected = np.argsort(boxes[:, 2])[::-1]
     np.testing.assert_allclose(found.boxes[order], boxes[expected], atol=1e-3)
     np.testing.assert_allclose(found.landmarks[order], landmarks[expected], atol=1e-3)
+
+
+def test_widened_scenes_keep_their_ground_truth_on_the_face(face_bank: FaceBank, clutter: ClutterBank) -> None:
+    """Tight crops (face box 0.7-1.3x the frame), stretched and downward-tilted faces (issue 13): one face per
+    tight crop, and dlib's landmark predictor run at the true box still lands on the true landmarks."""
+    import dlib
+    import face_recognition_models
+
+    predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    config = SceneConfig(height=256, width=256, clutter_max=0, degrade=False, max_roll=10.0, tight_crop_rate=1.0,
+                         stretch_rate=1.0, max_stretch=1.4, look_down_rate=0.5)
+    composer = SceneComposer(face_bank, clutter, None, config)
+    rng = np.random.default_rng(5)
+    errors = []
+    for _ in range(10):
+        scene = composer.compose(rng)
+        assert scene.boxes.shape == (1, 4) and scene.image.shape == (256, 256, 3)
+        x, y, w, h = scene.boxes[0]
+        assert 0.55 * 256 <= w <= 1.5 * 256, w  # 0.7-1.3x the frame, give or take the stretch
+        assert 0 <= x + w / 2 <= 256 and 0 <= y + h / 2 <= 256
+        rect = dlib.rectangle(int(x), int(y), int(x + w), int(y + h))
+        found = five_point_landmarks(np.array([[p.x, p.y] for p in predictor(scene.image, rect).parts()], np.float32))
+        errors.append(np.linalg.norm(found - scene.landmarks[0], axis=1).mean() / w)
+    assert np.median(errors) < 0.08, errors
+
+
+def test_plain_mask_covers_the_lower_face_only(face_bank: FaceBank) -> None:
+    from training.scenes import paint_plain_mask
+
+    for index in range(len(face_bank)):
+        face, landmarks = face_bank.face(index)
+        masked = paint_plain_mask(face, landmarks, np.random.default_rng(index))
+        changed = np.abs(masked.astype(np.int16) - face.astype(np.int16)).max(axis=2) > 12
+
+        def share(points: np.ndarray) -> float:
+            return float(np.mean([changed[int(round(py)), int(round(px))] for px, py in points]))
+
+        assert share(landmarks[48:68]) > 0.9  # mouth
+        assert share(landmarks[31:36]) > 0.6  # nostrils
+        assert share(landmarks[36:48]) == 0.0  # eyes
+        top = landmarks[27, 1] - 0.05 * face.shape[0]
+        assert changed[: int(top)].mean() < 0.01  # nothing above the nose bridge but ear loops
