@@ -27,14 +27,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facestudio.alignment import (
-    crop_coverage,
-    crop_footprint,
     crop_mask,
     mask_to_photo,
     similarity_scale,
     similarity_to_canonical,
 )
-from facestudio.blend import grow_mask, paste_back
+from facestudio.blend import CropFill, composite_fills, grow_mask
 from facestudio.classic import telea_inpaint
 from facestudio.devices import resolve_device
 from facestudio.faces import (
@@ -56,9 +54,7 @@ WEIGHTS_ENV = "FACESTUDIO_WEIGHTS"
 METHODS = ("gan", "telea")
 MODEL_SIZE = 128  # segmenter and encoder input side; the generator also runs at 256
 GENERATOR_SIZES = (128, 256)
-# Feathering and mask growth scale with the face: a fraction of the aligned crop's side in the
-# photo (3 px at 128 px).
-FEATHER_FRACTION = 3.0 / 128.0
+# Mask growth scales with the face: a fraction of the aligned crop's side in the photo (3 px at 128 px).
 GROW_FRACTION = 3.0 / 128.0
 
 
@@ -293,32 +289,25 @@ class Pipeline:
             raise ValueError(f"size must be one of {GENERATOR_SIZES}, got {size}")
         faces = faces if faces is not None else self._faces_or_whole(image)
 
-        # Which faces' crops reach into the hole, and which hole pixels no crop covers.
-        covered = np.zeros(hole.shape, dtype=bool)
+        # Telea fills the whole hole at the photo's resolution: the base under every crop's fill,
+        # and the only fill where no crop covers the hole.
+        base = telea_inpaint(image, mask)
         jobs = []
         for face in faces:
             crop = face_crop(image, face, size)
             hole_crop = crop_mask(mask, crop.matrix, size, threshold=1)
-            if not hole_crop.any():
-                continue
-            x0, y0, x1, y1 = footprint = crop_footprint(crop.matrix, size, image.shape)
-            covered[y0:y1, x0:x1] |= crop_coverage(crop.matrix, size, footprint)
-            jobs.append((face, crop, hole_crop))
-
-        uncovered = hole & ~covered
-        result = telea_inpaint(image, uncovered.astype(np.uint8) * 255) if uncovered.any() else image.copy()
+            if hole_crop.any():
+                jobs.append((face, crop, hole_crop))
         if not jobs:
-            return result
-        filled = self._generate(image, jobs, identities or {})
-        for (_, crop, _), fill in zip(jobs, filled):
-            feather = FEATHER_FRACTION * crop.size / similarity_scale(crop.matrix)
-            result = paste_back(result, fill, crop.matrix, mask, feather_px=feather)
-        return result
+            return base
+        fills = self._generate(image, jobs, identities or {})
+        return composite_fills(image, mask, base, [CropFill(fill, crop.matrix) for (_, crop, _), fill in zip(jobs, fills)])
 
     def _generate(
         self, image: np.ndarray, jobs: list[tuple[Face, FaceCrop, np.ndarray]], identities: dict[int, np.ndarray]
     ) -> list[np.ndarray]:
-        """Generator fills (composited with the known pixels) for each (face, crop, hole) job."""
+        """The generator's whole output (size x size x 3 float32 in [0, 255], not composited with the
+        known pixels: the compositor matches it to them) for each (face, crop, hole) job."""
         import torch
 
         missing = [(face, crop) for face, crop, _ in jobs if id(face) not in identities]
@@ -334,10 +323,8 @@ class Pipeline:
             pixels = self._to_tensor([crop.image for _, crop, _ in jobs])
             holes = torch.from_numpy(np.stack([hole for _, _, hole in jobs]) > 0).to(self.device)
             holes = holes[:, None].to(pixels.dtype)
-            known = pixels * (1.0 - holes)
-            predicted = generator(known, holes, identity)
-            composite = predicted * holes + known
-            out = ((composite.clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
+            predicted = generator(pixels * (1.0 - holes), holes, identity)
+            out = (predicted.float().clamp(-1.0, 1.0) + 1.0) * 127.5
         return list(out.permute(0, 2, 3, 1).to("cpu").numpy())
 
     def _identity_similarity(self, before: np.ndarray, after: np.ndarray, faces: list[Face]) -> float:

@@ -297,3 +297,26 @@ def test_cuda_without_a_gpu_is_a_clear_error() -> None:
 def test_device_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FACESTUDIO_DEVICE", "cpu")
     assert load_pipeline(weights_dir=tmp_path).device == "cpu"
+
+
+@pytest.mark.parametrize("where", ["face", "crop edge", "photo edge"])
+def test_gan_inpaint_keeps_nothing_of_a_noise_filled_hole(pipeline: Pipeline, scene: np.ndarray, where: str) -> None:
+    """Whatever was in the hole (here noise standing in for an occluder) does not survive the fill,
+    wherever the hole lies: on the face, across the face crop's edge, at the photo's edge."""
+    mask = np.zeros(scene.shape[:2], np.uint8)
+    if where == "face":
+        mask = sunglasses_mask(scene.shape[:2], (310, 205), (370, 205))
+    elif where == "crop edge":
+        cv2.rectangle(mask, (150, 180), (300, 230), 255, -1)  # from outside the face's crop into it
+    else:
+        cv2.rectangle(mask, (380, 250), (479, 359), 255, -1)  # the face's corner and the photo's
+    hole = mask > 0
+    damaged = scene.copy()
+    damaged[hole] = np.random.default_rng(3).integers(0, 256, (np.count_nonzero(hole), 3))
+    result = pipeline.inpaint(damaged, mask, method="gan")
+    assert np.array_equal(result[~hole], damaged[~hole])
+    assert (result[hole] != damaged[hole]).any(axis=1).all()
+    error = (result.astype(np.float64) - scene)[hole].ravel()
+    old = damaged.astype(np.float64)[hole].ravel()
+    old, error = old - old.mean(), error - error.mean()
+    assert abs(float((error * old).sum() / (old * old).sum())) <= 0.005

@@ -1,4 +1,4 @@
-"""Pasting fills back: only inside the hole, feathered inward; mask growth; Telea."""
+"""Compositing fills into the photo: nothing of the hole kept, nothing outside changed; mask growth; Telea."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from facestudio.alignment import CANONICAL_LANDMARKS, similarity_to_canonical, warp_to_crop
-from facestudio.blend import feather_inward, grow_mask, paste_back
+from facestudio.blend import CropFill, composite_fills, coverage_weight, grow_mask, membrane_fill
 from facestudio.classic import telea_inpaint
 from facestudio.imageio import read_image
 
@@ -39,49 +39,106 @@ def test_grow_mask_near_the_border_matches_a_whole_image_distance_transform() ->
     assert np.array_equal(grow_mask(mask, 7), np.where(whole <= 7, 255, 0).astype(np.uint8))
 
 
-def test_feather_is_zero_outside_and_rises_inward() -> None:
-    mask = disc_mask((100, 100), (50, 50), 30)
-    weight = feather_inward(mask, 6)
-    assert weight.dtype == np.float32
-    assert (weight[mask == 0] == 0).all()
-    assert weight[50, 50] == 1.0
-    assert 0 < weight[50, 20] < 0.5  # on the rim
-    assert np.array_equal(feather_inward(mask, 0) > 0, mask > 0)
+def noise_slope(result: np.ndarray, truth: np.ndarray, damaged: np.ndarray, hole: np.ndarray) -> float:
+    """Least-squares slope of (result - truth) on the hole's old pixels: 0 when none of them survives."""
+    error = (result.astype(np.float64) - truth)[hole].ravel()
+    old = damaged.astype(np.float64)[hole].ravel()
+    old, error = old - old.mean(), error - error.mean()
+    return float((error * old).sum() / (old * old).sum())
 
 
-def test_paste_back_changes_only_hole_pixels(face_paths: list[Path]) -> None:
-    photo = np.full((400, 500, 3), 60, np.uint8)
-    photo[100:300, 150:350] = read_image(face_paths[0])
-    angle = np.deg2rad(12)
+def rotated_crop_matrix(centre: tuple[float, float], side: float, degrees: float) -> np.ndarray:
+    angle = np.deg2rad(degrees)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    landmarks = (CANONICAL_LANDMARKS - 0.5) * 200 @ rotation.T + (250, 200)
-    matrix = similarity_to_canonical(landmarks, 128)
-    fill = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
-    hole = disc_mask(photo.shape[:2], (250, 210), 45)
-    hole[0:20, 0:20] = 255  # a hole part no crop covers: must stay as it was
-    result = paste_back(photo, fill, matrix, hole, feather_px=5)
-    assert np.array_equal(result[hole == 0], photo[hole == 0])
-    assert np.array_equal(result[0:20, 0:20], photo[0:20, 0:20])
-    deep_inside = disc_mask(photo.shape[:2], (250, 210), 35) > 0
-    assert (result[deep_inside] != photo[deep_inside]).any(axis=1).mean() > 0.9
+    landmarks = (CANONICAL_LANDMARKS - 0.5) * side @ rotation.T + centre
+    return similarity_to_canonical(landmarks, 128)
 
 
-def test_paste_back_deep_inside_is_the_crop_itself() -> None:
-    photo = np.zeros((256, 256, 3), np.uint8)
-    matrix = similarity_to_canonical(CANONICAL_LANDMARKS * 128 + 64, 128)  # 1:1, integer shift
-    fill = np.full((128, 128, 3), 200, np.uint8)
-    hole = disc_mask((256, 256), (128, 128), 40)
-    result = paste_back(photo, fill, matrix, hole, feather_px=8)
-    assert (result[128, 128] == 200).all()
-    rim = result[128, 128 - 40]
-    assert 0 < int(rim[0]) < 100
+def crop_fill_of(photo: np.ndarray, matrix: np.ndarray, offset: float = 0.0) -> CropFill:
+    """A 'generator output' that reproduces the photo's crop, shifted in brightness by `offset`."""
+    return CropFill(warp_to_crop(photo, matrix, 128).astype(np.float32) + offset, matrix)
 
 
-def test_paste_back_with_empty_hole_returns_a_copy() -> None:
-    photo = np.random.default_rng(0).integers(0, 256, (50, 60, 3), dtype=np.uint8)
-    matrix = similarity_to_canonical(CANONICAL_LANDMARKS * 40 + 5, 128)
-    result = paste_back(photo, np.zeros((128, 128, 3), np.uint8), matrix, np.zeros((50, 60), np.uint8))
-    assert np.array_equal(result, photo) and result is not photo
+@pytest.mark.parametrize("hole_at", ["inside", "crop edge", "photo edge"])
+def test_composite_keeps_nothing_of_the_hole(face_paths: list[Path], hole_at: str) -> None:
+    """Noise in the hole never comes back, wherever the hole lies; outside it nothing changes."""
+    truth = np.full((300, 360, 3), 90, np.uint8)
+    truth[50:250, 80:280] = read_image(face_paths[0])
+    matrix = rotated_crop_matrix((180, 150), 150, 10)
+    centre = {"inside": (180, 150), "crop edge": (180 + 95, 150), "photo edge": (355, 290)}[hole_at]
+    hole = disc_mask(truth.shape[:2], centre, 40)
+    rng = np.random.default_rng(1)
+    damaged = truth.copy()
+    damaged[hole > 0] = rng.integers(0, 256, (np.count_nonzero(hole), 3))
+    base = telea_inpaint(damaged, hole)
+    fill = CropFill(warp_to_crop(truth, matrix, 128).astype(np.float32) * 0.9 + 10, matrix)
+    result = composite_fills(damaged, hole, base, [fill])
+    inside = hole > 0
+    assert np.array_equal(result[~inside], damaged[~inside])
+    assert abs(noise_slope(result, truth, damaged, inside)) <= 0.005
+    assert (result[inside] != damaged[inside]).any(axis=1).all()
+
+
+def test_hole_no_crop_covers_is_the_base_fill(face_paths: list[Path]) -> None:
+    photo = np.full((300, 360, 3), 90, np.uint8)
+    photo[50:250, 80:280] = read_image(face_paths[0])
+    matrix = rotated_crop_matrix((180, 150), 120, 0)
+    hole = np.zeros(photo.shape[:2], np.uint8)
+    hole[0:20, 0:20] = 255
+    hole[140:160, 170:190] = 255
+    base = np.full_like(photo, 7)
+    result = composite_fills(photo, hole, base, [crop_fill_of(photo, matrix)])
+    assert (result[0:20, 0:20] == 7).all()
+    assert (result[140:160, 170:190] != 7).any()
+
+
+def test_fill_is_matched_to_the_photo_at_the_hole_edge(face_paths: list[Path]) -> None:
+    """A fill 40 levels too bright is brought back to the photo's level by the boundary correction,
+    and a fill that already matches comes through (almost) unchanged."""
+    photo = read_image(face_paths[2])
+    matrix = similarity_to_canonical(CANONICAL_LANDMARKS * 180 + 10, 128)
+    hole = disc_mask(photo.shape[:2], (100, 100), 30)
+    inside = hole > 0
+    base = np.zeros_like(photo)
+    bright = composite_fills(photo, hole, base, [crop_fill_of(photo, matrix, offset=40.0)])
+    exact = composite_fills(photo, hole, base, [crop_fill_of(photo, matrix)])
+    assert np.abs(bright[inside].astype(int) - photo[inside]).mean() < 6.0
+    assert np.abs(exact[inside].astype(int) - photo[inside]).mean() < 4.0
+    uncorrected = np.clip(crop_fill_of(photo, matrix, 40.0).pixels, 0, 255)
+    assert np.abs(warp_to_crop(bright, matrix, 128).astype(int) - uncorrected).mean() > 1.0
+
+
+def test_fill_fades_into_the_base_where_the_crop_ends() -> None:
+    photo = np.full((200, 200, 3), 200, np.uint8)  # the fill matches the photo: no correction
+    matrix = similarity_to_canonical(CANONICAL_LANDMARKS * 128 + 36, 128)  # crop covers x, y in 36..163
+    hole = np.zeros((200, 200), np.uint8)
+    hole[90:110, 0:200] = 255
+    fill = CropFill(np.full((128, 128, 3), 200.0, np.float32), matrix)
+    result = composite_fills(photo, hole, np.full_like(photo, 100), [fill])
+    row = result[100, :, 0].astype(int)
+    assert (row[:30] == 100).all() and (row[170:] == 100).all()
+    assert np.all(np.diff(row[30:70]) >= 0) and row[100] == 200  # a ramp, no step
+    assert 100 < row[39] < 200
+
+
+def test_membrane_fill_keeps_known_values_and_interpolates_smoothly() -> None:
+    values = np.zeros((64, 64, 1), np.float32)
+    weight = np.zeros((64, 64), np.float32)
+    values[:, :8], weight[:, :8] = 10.0, 1.0
+    values[:, 56:], weight[:, 56:] = 50.0, 1.0
+    filled = membrane_fill(values, weight)[..., 0]
+    assert np.allclose(filled[:, :8], 10.0) and np.allclose(filled[:, 56:], 50.0)
+    middle = filled[32, 8:56]
+    assert np.all(np.diff(middle) >= -1e-3) and 20 < middle[24] < 40
+    assert np.allclose(membrane_fill(np.full((40, 50, 3), 3.0, np.float32), weight[:40, :50]), 3.0, atol=1e-4)
+
+
+def test_coverage_weight_is_one_inside_and_ramps_to_zero_at_the_crop_edge() -> None:
+    matrix = similarity_to_canonical(CANONICAL_LANDMARKS * 128 + 36, 128)
+    weight = coverage_weight(matrix, 128, (0, 0, 200, 200), 6.0)
+    assert weight[100, 100] == pytest.approx(1.0)
+    assert weight[10, 10] == 0.0 and weight[100, 195] == 0.0
+    assert 0.0 < weight[100, 38] < 1.0
 
 
 def test_telea_fills_a_hole_from_its_surroundings(face_paths: list[Path]) -> None:
@@ -105,13 +162,3 @@ def test_telea_on_a_flat_image_is_flat_and_rejects_size_mismatch() -> None:
     assert np.abs(telea_inpaint(image, hole).astype(int) - 77).max() <= 4  # Telea's gradient terms wobble a little
     with pytest.raises(ValueError, match="mask is"):
         telea_inpaint(image, hole[:, :10])
-
-
-def test_warped_crop_blends_back_seamlessly_at_1_to_1(face_paths: list[Path]) -> None:
-    """Pasting an unmodified crop back leaves the photo (almost) as it was: no seam, no shift."""
-    photo = read_image(face_paths[2])
-    matrix = similarity_to_canonical(CANONICAL_LANDMARKS * 180 + 10, 128)
-    crop = warp_to_crop(photo, matrix, 128)
-    hole = disc_mask(photo.shape[:2], (100, 100), 50)
-    result = paste_back(photo, crop, matrix, hole, feather_px=4)
-    assert np.abs(result.astype(int) - photo).mean() < 2.0
