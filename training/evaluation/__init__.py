@@ -8,4 +8,6 @@
     alignment.py      faces put into photos: auto_fix with true landmarks vs the detectors' framing
     report.py         results.md and results.json
     identity_threshold.py  the encoder backend's same-person threshold, derived from pairs (calibrate_identity)
+    end_to_end.py     photo in -> photo out through the public API (python -m training.evaluate_end_to_end)
+    end_to_end_scores.py   its per-case scores; end_to_end_report.py its tables and contact sheets
 """
