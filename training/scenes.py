@@ -55,7 +55,8 @@ class FaceBank:
         meta_path = cache_dir / "meta.npz"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{meta_path}: no face cache here (run python -m training.prepare_data)")
-        meta = np.load(meta_path)
+        with np.load(meta_path) as archive:  # read each column once: indexing an NpzFile re-reads the array
+            meta = {key: archive[key] for key in ("split", "source", "names", "landmarks68")}
         chosen = np.flatnonzero(np.isin(meta["split"], splits))[:limit]
         encoded, landmarks, names = [], [], []
         for index in chosen:
