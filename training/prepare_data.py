@@ -444,17 +444,18 @@ def rescale_mask_config(text: str, scales: dict[str, float]) -> str:
 
 
 def build_small_cache(data_dir: Path, out_dir: Path, per_split: tuple[int, int, int] = (6, 2, 2),
-                      workers: int = 1) -> Path:
+                      workers: int = 1, sources: tuple[str, ...] = ("utk", "celeba-crops")) -> Path:
     """A small cache of real faces for smoke runs and tests, built in seconds.
 
-    Takes the first `per_split` (train, val, test) faces of each source and links the occluders
+    Takes the first `per_split` (train, val, test) faces of each of `sources` (two by default: the
+    tests count on 2 test faces per source, and each source costs build time) and links the occluders
     folder instead of copying it. Returns out_dir (unchanged when it already holds a cache).
     """
     if (out_dir / "meta.npz").is_file():
         return out_dir
     wanted = dict(zip(("train", "val", "test"), per_split))
     chosen: list[tuple[str, Path]] = []
-    for source in FACE_SOURCES:
+    for source in sources:
         taken = {split: 0 for split in wanted}
         for _, path in list_faces(data_dir, (source,), None):
             split = split_of(path.stem)
