@@ -43,6 +43,7 @@ from facestudio.faces import (
     build_face_detector,
     detector_name,
     face_crop,
+    find_faces,
     whole_image_face,
 )
 
@@ -223,8 +224,6 @@ class Pipeline:
         started = time.perf_counter()
         with self._lock:
             if faces is None:
-                from facestudio.faces import find_faces  # tight face crops: the whole crop when none is detected
-
                 faces = find_faces(self.detector, image)
             if not faces:
                 raise NoFaceError(NO_FACE_MESSAGE)
