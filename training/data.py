@@ -148,20 +148,41 @@ class PhotoCompression:
 
     probability: float = 0.0
     quality: tuple[int, int] = (35, 95)
+    # Real photos' faces are often small (the face-mask photos: 26-150 px): the app upsamples them to
+    # the crop, blurred and blocky. With `small_probability` the face is first shrunk to a side drawn
+    # from `small_side`, JPEG-encoded there, and scaled back up.
+    small_probability: float = 0.0
+    small_side: tuple[int, int] = (28, 100)
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> "PhotoCompression | None":
-        if not config or not float(config.get("probability", 0.0)):
+        if not config or not (float(config.get("probability", 0.0)) or float(config.get("small_probability", 0.0))):
             return None
-        return cls(float(config["probability"]), tuple(config.get("quality", cls.quality)))
+        return cls(
+            float(config.get("probability", 0.0)),
+            tuple(config.get("quality", cls.quality)),
+            float(config.get("small_probability", 0.0)),
+            tuple(config.get("small_side", cls.small_side)),
+        )
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """`image` (HxWx3 uint8 RGB) decoded from a JPEG of random quality, with `probability`."""
-        if rng.random() >= self.probability:
-            return image
-        quality = int(rng.integers(self.quality[0], self.quality[1] + 1))
-        ok, encoded = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy() if ok else image
+        """`image` (HxWx3 uint8 RGB) decoded from a JPEG of random quality, with `probability`,
+        and taken through a smaller photo first with `small_probability`."""
+        size = image.shape[1], image.shape[0]
+        small = rng.random() < self.small_probability
+        if small:
+            side = int(rng.integers(self.small_side[0], self.small_side[1] + 1))
+            scale = min(1.0, side / max(size))
+            image = cv2.resize(image, (max(1, round(size[0] * scale)), max(1, round(size[1] * scale))),
+                               interpolation=cv2.INTER_AREA)
+        if rng.random() < self.probability:
+            quality = int(rng.integers(self.quality[0], self.quality[1] + 1))
+            ok, encoded = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok:
+                image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
+        if small:
+            image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_CUBIC)
+        return image
 
 
 def warp_face(image: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

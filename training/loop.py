@@ -109,6 +109,8 @@ def common_arguments(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--export", type=Path, default=None, help="write the shipped checkpoint here at the end")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="a new run starts from this exported checkpoint (fine-tuning); ignored when resuming")
     return parser
 
 
@@ -532,6 +534,8 @@ class Trainer:
         self.build()
         configured_lrs = {name: [g["lr"] for g in o.param_groups] for name, o in self.optimizers.items()}
         resumed = self._maybe_resume()
+        if not resumed and getattr(self.args, "init", None) is not None:
+            self._init_from(Path(self.args.init))
         self.schedule_seconds = self._schedule_seconds()
         for name, optimizer in self.optimizers.items():  # the config's LR wins over a resumed one
             for group, lr in zip(optimizer.param_groups, configured_lrs[name]):
@@ -707,6 +711,27 @@ class Trainer:
 
     def save(self) -> None:
         atomic_torch_save(self.training_state(), self.out / STATE_FILE)
+
+    def _init_from(self, path: Path) -> None:
+        """Start the exported model (`export_model`) and its EMA from an exported checkpoint of the same
+        kind, e.g. the shipped weights; optimizers start fresh."""
+        from facestudio.models.checkpoint import load_checkpoint
+
+        kind = self.export_model.removesuffix("_ema")  # "generator_ema" exports a "generator"
+        exported, metadata = load_checkpoint(path, expected_kind=kind, device="cpu")
+        state = {name: value.float() for name, value in exported.state_dict().items()}
+        model = self.models[kind]
+        try:
+            model.load_state_dict(state)
+            for ema in self.emas.values():
+                if type(ema.model) is type(model):
+                    ema.model.load_state_dict(state)
+        except RuntimeError as exc:
+            problem = " ".join(str(exc).split())[:200]
+            raise SystemExit(f"{path}: does not fit this config's {kind}: {problem}") from exc
+        self.data_facts["init"] = {"checkpoint": str(path), "steps": metadata.get("steps"),
+                                   "train_minutes": metadata.get("train_minutes")}
+        print(f"[{self.name}] initialised from {path} ({metadata.get('steps')} steps)", flush=True)
 
     def _maybe_resume(self) -> bool:
         path = self.out / STATE_FILE

@@ -40,6 +40,7 @@ PAINTERS: dict[str, Painter] = {
     "cap": fitted.paint_cap,
     "hat_brim": worn.paint_hat_brim,
     "scarf": worn.paint_scarf,
+    "balaclava": worn.paint_balaclava,
     "hand_over_mouth": hands.paint_hand_over_mouth,
     "hand_over_eyes": hands.paint_hand_over_eyes,
     "fingers": hands.paint_fingers,

@@ -174,9 +174,6 @@ class DetectorTrainer(Trainer):
         self.models["detector"] = model
         self.model = self.distribute(model)
         self.emas["detector_ema"] = ModelEma(model, float(train.get("ema_decay", 0.998)))
-        init = getattr(self.args, "init", None)
-        if init is not None and not (self.args.resume and (self.out / "last.pt").exists()):
-            self._init_from(Path(init))
         decay, no_decay = [], []
         for parameter in model.parameters():
             (no_decay if parameter.ndim <= 1 else decay).append(parameter)
@@ -185,22 +182,6 @@ class DetectorTrainer(Trainer):
              {"params": no_decay, "weight_decay": 0.0}],
             lr=float(optim.get("lr", 4e-3)), betas=tuple(optim.get("betas", (0.9, 0.99))))
         self.scalers["detector"] = self.make_scaler()
-
-    def _init_from(self, path: Path) -> None:
-        """Start from an exported detector's weights (e.g. the shipped one): model and EMA; optimizer fresh."""
-        from facestudio.models.checkpoint import load_checkpoint
-
-        exported, metadata = load_checkpoint(path, expected_kind="detector", device="cpu")
-        state = {name: value.float() for name, value in exported.state_dict().items()}
-        try:
-            self.models["detector"].load_state_dict(state)
-            self.emas["detector_ema"].model.load_state_dict(state)
-        except RuntimeError as exc:
-            problem = " ".join(str(exc).split())[:200]
-            raise SystemExit(f"{path}: does not fit this config's detector: {problem}") from exc
-        self.data_facts["init"] = {"checkpoint": str(path), "steps": metadata.get("steps"),
-                                   "train_minutes": metadata.get("train_minutes")}
-        print(f"initialised from {path} ({metadata.get('steps')} steps)", flush=True)
 
     def train_loader(self) -> DataLoader:
         data = self.config.get("data", {})
@@ -258,8 +239,6 @@ def validate_scenes(
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = common_arguments("detector", __doc__.split("\n\n")[0])
-    parser.add_argument("--init", type=Path, default=None,
-                        help="a new run starts from this exported detector.pt (fine-tuning); ignored when resuming")
     args = parser.parse_args(argv)
     return DetectorTrainer(args, resolve_config(args)).run()
 

@@ -182,6 +182,28 @@ def test_photo_compression_leaves_jpeg_artefacts_on_the_occluder_too(small_cache
         assert torch.equal(damaged[item]["occluded"], after["occluded"])  # validation stays deterministic
 
 
+def test_small_photo_compression_blurs_like_a_small_face_scaled_up() -> None:
+    """With small_probability the face goes through a 28-40 px photo: same size back, most of its fine
+    detail gone (a real 40 px face upsampled to the crop), colours kept."""
+    from training.data import PhotoCompression
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)  # a photo's detail, not pure noise
+    small = PhotoCompression.from_config({"probability": 0.0, "small_probability": 1.0, "small_side": [28, 40]})
+    assert small is not None
+    out = small(image, np.random.default_rng(1))
+    assert out.shape == image.shape and out.dtype == np.uint8
+
+    def detail(picture: np.ndarray) -> float:
+        return float(np.abs(cv2.Laplacian(picture.astype(np.float32), cv2.CV_32F)).mean())
+
+    assert detail(out) < 0.5 * detail(image)
+    assert abs(float(out.mean()) - float(image.mean())) < 2.0
+    untouched = PhotoCompression(probability=0.0, small_probability=0.0)
+    assert untouched(image, np.random.default_rng(1)) is image
+
+
 @needs_data
 def test_validation_samples_repeat_and_training_samples_do_not(small_cache: Path) -> None:
     from training.data import FaceCache, OccludedFaces

@@ -146,25 +146,26 @@ def test_detector_trains_resumes_exports_and_gets_its_threshold_on_val(small_cac
     assert "val split, 3 128x128 scenes" in detector.metadata["score_threshold_source"]
 
 
-def test_detector_fine_tune_starts_from_an_exported_checkpoint(small_cache: Path, tmp_path: Path) -> None:
-    """--init seeds a new run with an exported detector's weights (the shipped one, for fine-tuning)."""
+@pytest.mark.parametrize("kind", ["detector", "segmenter"])
+def test_fine_tune_starts_from_an_exported_checkpoint(kind: str, small_cache: Path, tmp_path: Path) -> None:
+    """--init seeds a new run with an exported model's weights (the shipped one, for fine-tuning)."""
     first, exported = tmp_path / "first", tmp_path / "first.pt"
     # A large LR, so that the exported weights are far from the initial ones every run starts from.
-    run_script("detector", small_cache, first, 2, "optim.lr=0.05", "optim.warmup_steps=1", "--export", str(exported))
-    seeded, _ = load_checkpoint(exported, expected_kind="detector")
+    run_script(kind, small_cache, first, 2, "optim.lr=0.05", "optim.warmup_steps=1", "--export", str(exported))
+    seeded, _ = load_checkpoint(exported, expected_kind=kind)
     out = tmp_path / "fine_tune"
     # (more --set overrides go first: they extend the TINY ones run_script passes)
-    run_script("detector", small_cache, out, 1, "optim.lr=1e-9", "optim.warmup_steps=1", "--init", str(exported),
+    run_script(kind, small_cache, out, 1, "optim.lr=1e-9", "optim.warmup_steps=1", "--init", str(exported),
                "--export", str(tmp_path / "tuned.pt"))
-    tuned, metadata = load_checkpoint(tmp_path / "tuned.pt", expected_kind="detector")
+    tuned, metadata = load_checkpoint(tmp_path / "tuned.pt", expected_kind=kind)
     assert metadata["data"]["init"]["steps"] == 2
     tuned_parameters = dict(tuned.named_parameters())  # (batch-norm statistics move with any forward pass)
     for name, value in seeded.named_parameters():  # one step at a vanishing LR: still the seeded weights
         torch.testing.assert_close(tuned_parameters[name].float(), value.float(), atol=2e-3, rtol=1e-2)
     fresh, fresh_export = tmp_path / "fresh", tmp_path / "fresh.pt"
-    run_script("detector", small_cache, fresh, 1, "optim.lr=1e-9", "optim.warmup_steps=1",
+    run_script(kind, small_cache, fresh, 1, "optim.lr=1e-9", "optim.warmup_steps=1",
                "--export", str(fresh_export))
-    untrained, _ = load_checkpoint(fresh_export, expected_kind="detector")
+    untrained, _ = load_checkpoint(fresh_export, expected_kind=kind)
     untrained_parameters = dict(untrained.named_parameters())
     assert any(not torch.allclose(untrained_parameters[name].float(), value.float(), atol=2e-3)
                for name, value in seeded.named_parameters())

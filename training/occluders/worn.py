@@ -162,3 +162,44 @@ def paint_eye_patch(
         canvas.paint(tape, jitter(np.array([228.0, 214.0, 190.0]), rng, 0.06), opacity=0.95)
     cast_shadow(canvas, face, rng, (0.2, 0.35), (0.02, 0.06), (0.03, 0.06))
     canvas.edge_softness = face.unit * rng.uniform(0.0, 0.01)
+
+
+def paint_balaclava(
+    canvas: Canvas, face: FaceGeometry, rng: np.random.Generator, assets: OccluderAssets | None
+) -> None:
+    """A balaclava, ski mask or full-face covering: cloth over the whole head and neck but an opening
+    for the eyes (one band, or two eye holes, perhaps a mouth hole). Real masked photos show them in
+    any colour, knitted or printed; without this kind the segmenter left them all in place."""
+    head = blank(canvas.shape)
+    centre = np.array([rng.normal(0.0, 0.05), rng.uniform(0.2, 0.45)])
+    axes = (rng.uniform(1.15, 1.5), rng.uniform(1.9, 2.4))
+    fill_polygons(head, [place(face, centre, rng.normal(0.0, 0.05), ellipse_points(np.zeros(2), axes, 0.0))])
+    neck = np.array([[-1.0, 1.2], [1.0, 1.2], [1.3, 6.0], [-1.3, 6.0]])
+    fill_polygons(head, [face.to_image(neck)])
+    opening = blank(canvas.shape)
+    eye_line = np.array([rng.normal(0.0, 0.04), rng.uniform(-0.08, 0.06)])
+    if rng.random() < 0.6:  # one band over both eyes
+        band = rounded_rectangle(rng.uniform(1.5, 2.2), rng.uniform(0.4, 0.75), rng.uniform(0.05, 0.3))
+        fill_polygons(opening, [place(face, eye_line, rng.normal(0.0, 0.03), band)])
+    else:
+        axes_eye = (rng.uniform(0.25, 0.36), rng.uniform(0.16, 0.26))
+        for side in (-0.5, 0.5):
+            fill_polygons(opening, [place(face, eye_line + [side, 0.0], 0.0, ellipse_points(np.zeros(2), axes_eye, 0.0))])
+        if rng.random() < 0.4:
+            mouth = ellipse_points(np.zeros(2), (rng.uniform(0.3, 0.45), rng.uniform(0.12, 0.2)), 0.0)
+            fill_polygons(opening, [place(face, np.array([0.0, rng.uniform(0.9, 1.0)]), 0.0, mouth)])
+    cloth = np.clip(head.astype(np.int16) - opening.astype(np.int16), 0, 255).astype(np.uint8)
+    choice = rng.random()
+    if choice < 0.35 and assets is not None:
+        texture = assets.textures[rng.integers(len(assets.textures))]
+        fabric = texture_field(canvas.shape, texture, rng, face.unit * rng.uniform(0.8, 2.5))
+    elif choice < 0.6:
+        fabric = pattern_field(canvas.shape, rng, face.unit * rng.uniform(0.1, 0.4))
+    else:
+        fabric = as_field(object_colour(rng))
+    # Knit ribs running down the head, and the head's roundness darkening the sides.
+    u, v = face.pixel_coordinates()
+    ribs = 1.0 - np.float32(rng.uniform(0.0, 0.2)) * np.sin(u * np.float32(2 * np.pi / rng.uniform(0.05, 0.15))) ** 2
+    round_head = 1.0 - np.float32(rng.uniform(0.1, 0.3)) * np.clip(np.abs(u) / np.float32(axes[0]), 0, 1) ** 2
+    canvas.paint(cloth, fabric * (ribs * round_head))
+    canvas.edge_softness = face.unit * rng.uniform(0.0, 0.015)
