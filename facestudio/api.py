@@ -72,7 +72,7 @@ class AutoFixResult:
 
     image: the fixed photo (HxWx3 uint8); mask: the segmenter's mask (HxW uint8, 255 = occluded),
     before any growing; faces: the faces it fixed (detected, or those it was given);
-    metrics: faces, mask_area_pct, ms, method, device, identity_similarity.
+    metrics: faces, mask_percent, ms, method, device, identity_similarity.
     """
 
     image: np.ndarray
@@ -175,11 +175,13 @@ class Pipeline:
         _check_image(image)
         return self.detector.detect(image)
 
-    def segment(self, image: np.ndarray) -> np.ndarray:
-        """HxW uint8 occlusion mask (255 = occluded): the union of every face's segmentation."""
+    def segment(self, image: np.ndarray, faces: list[Face] | None = None) -> np.ndarray:
+        """HxW uint8 occlusion mask (255 = occluded): the union of every face's segmentation.
+        `faces`: those already found in `image` (default: detected here, or the photo as one face)."""
         _check_image(image)
+        faces = _checked_faces(faces) if faces else None
         with self._lock:
-            return self._segment(image, self._faces_or_whole(image))
+            return self._segment(image, faces or self._faces_or_whole(image))
 
     def embed(self, image: np.ndarray) -> np.ndarray:
         """Identity vector (float32, unit L2 norm) of the largest face, or of the photo as a face."""
@@ -189,18 +191,23 @@ class Pipeline:
         with self._lock:
             return self._embed_crops([face_crop(image, largest, MODEL_SIZE).image])[0]
 
-    def inpaint(self, image: np.ndarray, mask: np.ndarray, method: str = "gan", size: int | None = None) -> np.ndarray:
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, method: str = "gan", size: int | None = None,
+                faces: list[Face] | None = None) -> np.ndarray:
         """The photo with the mask's 255 pixels filled; every other pixel is returned unchanged.
 
         "gan": each face crop (`size` px, default the pipeline's generator_size) that covers part of
         the hole is filled by the generator, conditioned on the face's identity vector; hole pixels
-        no face crop covers fall back to Telea. "telea": OpenCV Telea everywhere.
+        no face crop covers fall back to Telea. `faces`: the faces already found in `image` (default:
+        detected here), so a caller that detected them once does not pay for it twice.
+        "telea": OpenCV Telea everywhere.
         """
         _check_image(image)
         _check_mask(mask, image)
         _check_method(method)
+        if faces is not None:
+            faces = _checked_faces(faces) or None
         with self._lock:
-            return self._inpaint(image, mask, method, None, size or self.generator_size)
+            return self._inpaint(image, mask, method, faces, size or self.generator_size)
 
     def auto_fix(
         self,
@@ -239,7 +246,7 @@ class Pipeline:
             similarity = self._identity_similarity(before, result, faces)
         metrics = {
             "faces": len(faces),
-            "mask_area_pct": 100.0 * float(np.count_nonzero(mask)) / mask.size,
+            "mask_percent": 100.0 * float(np.count_nonzero(mask)) / mask.size,
             "ms": (time.perf_counter() - started) * 1000.0,
             "method": method,
             "device": self.device,

@@ -42,7 +42,7 @@ CANCELLED = "cancelled"
 NO_FACE_REASON = "no face found: draw a face box around it in the editor, or give a mask of what to fill"
 FACE_CONTEXT = 0.2  # identity crops: the detector's box plus this fraction of its size on each side
 # auto_fix metrics that the report already holds (faces, mask_percent, ms) or records per run.
-_REPORTED_ELSEWHERE = frozenset({"faces", "ms", "mask_area_pct", "method", "device"})
+_REPORTED_ELSEWHERE = frozenset({"faces", "ms", "mask_percent", "method", "device"})
 
 
 class BatchError(Exception):

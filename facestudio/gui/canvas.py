@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsLineItem, QGraphi
                                QGraphicsSimpleTextItem, QGraphicsView, QLabel, QStyleOptionGraphicsItem, QWidget)
 
 from facestudio.gui.document import Document
-from facestudio.gui.figures import StepFigures
+from facestudio.steps import Figures
 from facestudio.gui.tools import BrushSettings, Tool
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
@@ -227,8 +227,8 @@ class Canvas(QGraphicsView):
         self.figures_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.figures_label.move(12, 12)
         self.figures_label.hide()
-        self._figures: StepFigures | None = None
-        self._figures_enabled = True
+        self._figures: Figures | None = None
+        self._figures_enabled = False  # off by default: the History panel has them
 
         document.reset.connect(self._on_reset)
         document.image_changed.connect(self._on_image_changed)
@@ -324,7 +324,7 @@ class Canvas(QGraphicsView):
         for item in self._face_items:
             item.setVisible(visible and not self._showing_original)
 
-    def set_figures(self, figures: StepFigures | None) -> None:
+    def set_figures(self, figures: Figures | None) -> None:
         """Show these figures in the overlay (the current step's), or hide it when None."""
         self._figures = figures
         if figures is not None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QUndoCommand
 
 from facestudio.gui.document import Document, FaceBox
-from facestudio.gui.figures import StepFigures
+from facestudio.steps import Figures
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class ImageEdit(_AppliedCommand):
 
     def __init__(self, document: Document, text: str, image_patch: Patch | None, mask_patch: Patch | None,
                  faces_before: list[FaceBox] | None = None, faces_after: list[FaceBox] | None = None,
-                 figures: StepFigures | None = None) -> None:
+                 figures: Figures | None = None) -> None:
         super().__init__(document, text)
         self.image_patch = image_patch
         self.mask_patch = mask_patch
@@ -185,7 +185,7 @@ def push_mask_change(document: Document, text: str, before: np.ndarray, within: 
 
 
 def apply_engine_result(document: Document, text: str, image: np.ndarray | None, mask: np.ndarray | None,
-                        faces: list[FaceBox] | None, figures: StepFigures | None) -> ImageEdit | None:
+                        faces: list[FaceBox] | None, figures: Figures | None) -> ImageEdit | None:
     """Write an engine result into the document as one undo step; None when it changed nothing."""
     image_patch = Patch.between(document.image, image) if image is not None else None
     mask_patch = Patch.between(document.mask, mask) if mask is not None else None

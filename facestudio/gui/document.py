@@ -26,11 +26,16 @@ class FaceBox:
     w: float
     h: float
     score: float | None = None
+    # The detector's five landmarks ((x, y) x 5, image px) while the box is as it found it: the face is
+    # aligned by them (a tilted head), so a later step need not run the detector again to get them.
+    landmarks: tuple[tuple[float, float], ...] | None = None
 
     def moved(self, dx: float, dy: float) -> FaceBox:
-        return FaceBox(self.x + dx, self.y + dy, self.w, self.h, self.score)
+        landmarks = None if self.landmarks is None else tuple((x + dx, y + dy) for x, y in self.landmarks)
+        return FaceBox(self.x + dx, self.y + dy, self.w, self.h, self.score, landmarks)
 
     def resized(self, w: float, h: float) -> FaceBox:
+        """A box of a new size: the detector's landmarks no longer belong to it."""
         return FaceBox(self.x, self.y, max(1.0, w), max(1.0, h), self.score)
 
 

@@ -21,7 +21,8 @@ from facestudio.gui import mask_ops
 from facestudio.gui.canvas import Canvas
 from facestudio.gui.commands import apply_engine_result, push_mask_change
 from facestudio.gui.document import Document, Reference
-from facestudio.gui.jobs import METHODS, EngineResult, auto_fix_job, detect_occlusions_job, inpaint_job
+from facestudio.gui.jobs import METHODS, auto_fix_job, detect_occlusions_job, face_boxes_of, inpaint_job
+from facestudio.steps import StepResult
 from facestudio.gui.panels import HistoryPanel, LayersPanel, current_figures
 from facestudio.gui.tools import (BrushSettings, BrushTool, EraserTool, FaceBoxTool, FillTool, LassoTool,
                                   RectangleTool, Tool)
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.method = "gan"
         self._generation = 0          # bumps when another photo is loaded: older job results are stale
         self._job_generation = -1
+        self._job_command: tuple[int, object] = (-1, None)  # (job id, the undo step its early result made)
         self.last_error: str | None = None     # the latest one-line problem shown to the user
         self.batch_dialog: QWidget | None = None
 
@@ -153,7 +155,7 @@ class MainWindow(QMainWindow):
         self.show_faces_action.setChecked(True)
         self.figures_action = a("Show &figures overlay", self.canvas.set_figures_enabled, "Ctrl+Shift+F",
                                 "mdi6.chart-box-outline", checkable=True)
-        self.figures_action.setChecked(True)
+        self.figures_action.setChecked(False)  # the History panel shows them; the photo stays uncovered
 
         self.detect_action = a("&Detect occlusions", self.detect_occlusions, "Ctrl+D", "mdi6.image-search-outline",
                                "Find faces and mark what hides them in the mask layer")
@@ -290,6 +292,7 @@ class MainWindow(QMainWindow):
         m.loading.connect(lambda device: self.statusBar().showMessage(f"Loading models ({device})…"))
         m.loaded.connect(lambda device: self.device_label.setText(f"device: {device}"))
         m.progress.connect(self._on_progress)
+        m.partial.connect(self._on_job_partial)
         m.finished.connect(self._on_job_finished)
         m.failed.connect(self._on_job_failed)
         m.cancelled.connect(lambda job_id: self.statusBar().showMessage("Cancelled: the photo is unchanged.", 8000))
@@ -538,7 +541,7 @@ class MainWindow(QMainWindow):
         if not hole.any():
             self.statusBar().showMessage("The mask is empty: paint the hole first, or run Detect occlusions.", 8000)
             return None
-        return self._submit("inpaint", inpaint_job(doc.image, hole, self.method, doc.reference))
+        return self._submit("inpaint", inpaint_job(doc.image, hole, self.method, doc.reference, doc.faces))
 
     def auto_fix(self) -> int | None:
         """Auto-fix the photo: the faces in the document's face boxes when there are any, else those found."""
@@ -569,14 +572,45 @@ class MainWindow(QMainWindow):
         self.progress.setFormat(text)
         self.statusBar().showMessage(text)
 
-    def _on_job_finished(self, job_id: int, result: EngineResult) -> None:
+    def _on_job_partial(self, job_id: int, step: StepResult) -> None:
+        """The fill exists: put it in the document as one undo step now; its figures follow."""
         if self._job_generation != self._generation:
             self.statusBar().showMessage("A result for a photo that is no longer open was discarded.", 5000)
             return
-        title = ENGINE_TITLES[result.kind] + ("" if result.kind == "detect" else f" ({result.figures.method})")
-        text = f"{title} · {result.figures.summary()}"
-        apply_engine_result(self.document, text, result.image, result.mask, result.faces, result.figures)
-        self.statusBar().showMessage(f"{title} done in {result.figures.seconds:.1f} s", 8000)
+        self._job_command = (job_id, self._apply_step(step))
+
+    def _on_job_finished(self, job_id: int, step: StepResult) -> None:
+        if self._job_generation != self._generation:
+            self.statusBar().showMessage("A result for a photo that is no longer open was discarded.", 5000)
+            return
+        applied_id, command = self._job_command
+        if applied_id == job_id:  # delivered before: only the figures are new
+            if command is not None:
+                command.figures = step.figures
+                command.setText(self._step_text(step))
+                self.history.refresh()
+                self._refresh_figures()
+        else:
+            self._apply_step(step)
+        self._job_command = (-1, None)
+        title = self._step_title(step)
+        self.statusBar().showMessage(f"{title} done in {step.figures.ms / 1000.0:.1f} s", 8000)
+
+    def _apply_step(self, step: StepResult):
+        """One undo step for an engine step; after a fill the result is what the user sees (the mask
+        layer is hidden: M shows it again)."""
+        faces = None if step.kind == "inpaint" else face_boxes_of(step.faces)
+        command = apply_engine_result(self.document, self._step_text(step), step.image, step.mask, faces,
+                                      step.figures)
+        if step.image is not None:
+            self.show_mask_action.setChecked(False)
+        return command
+
+    def _step_title(self, step: StepResult) -> str:
+        return ENGINE_TITLES[step.kind] + ("" if step.kind == "detect" else f" ({step.figures.method})")
+
+    def _step_text(self, step: StepResult) -> str:
+        return f"{self._step_title(step)} · {step.figures.summary()}"
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
         self._error(message)

@@ -11,11 +11,11 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QFormLayout, QGroupBox, 
 from shiboken6 import isValid
 
 from facestudio.gui.commands import ImageEdit
-from facestudio.gui.figures import StepFigures
+from facestudio.steps import Figures
 from facestudio.gui.tools import BrushSettings
 
 
-def current_figures(stack: QUndoStack) -> tuple[str, StepFigures] | None:
+def current_figures(stack: QUndoStack) -> tuple[str, Figures] | None:
     """The latest engine step at or before the stack's current position, with its name."""
     if not isValid(stack):  # the stack announces its own destruction as an index change
         return None
@@ -112,7 +112,7 @@ class LayersPanel(QWidget):
         self.faces_visible.setChecked(True)
         self.faces_visible.toggled.connect(self.faces_visible_changed)
         self.overlay = QCheckBox("Show figures on the canvas")
-        self.overlay.setChecked(True)
+        self.overlay.setChecked(False)
         self.overlay.toggled.connect(self.overlay_toggled)
         self.split = QSlider(Qt.Orientation.Horizontal)
         self.split.setRange(0, 100)

@@ -41,6 +41,11 @@ class JobContext:
     def cancelled(self) -> bool:
         return self._cancel_flag.is_set()
 
+    def deliver(self, result: Any) -> None:
+        """Hand a result to the UI before the job ends (the fill, while its figures are still measured)."""
+        self.check()
+        self._worker.partial.emit(self._job_id, result)
+
     def step(self, fraction: float, text: str) -> None:
         """Report progress (0..1) and stop here if the job was cancelled."""
         self.check()
@@ -61,6 +66,7 @@ class _Worker(QObject):
     loaded = Signal(str)
     started = Signal(int, str)
     progress = Signal(int, float, str)
+    partial = Signal(int, object)
     finished = Signal(int, object)
     failed = Signal(int, str)
     cancelled = Signal(int)
@@ -121,6 +127,7 @@ class ModelManager(QObject):
     loaded = Signal(str)                # device the pipeline runs on
     started = Signal(int, str)          # job id, title
     progress = Signal(int, float, str)  # job id, fraction 0..1, stage text
+    partial = Signal(int, object)       # job id, a result delivered before the job ends
     finished = Signal(int, object)      # job id, the job's return value
     failed = Signal(int, str)           # job id, one-line message
     cancelled = Signal(int)             # job id
@@ -140,6 +147,7 @@ class ModelManager(QObject):
         self._worker.loaded.connect(self._on_loaded)
         self._worker.started.connect(self.started)
         self._worker.progress.connect(self._on_progress)
+        self._worker.partial.connect(self._on_partial)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._worker.cancelled.connect(self._on_cancelled)
@@ -201,6 +209,10 @@ class ModelManager(QObject):
     def _on_progress(self, job_id: int, fraction: float, text: str) -> None:
         if job_id == self._current and not self._cancel_flag.is_set():
             self.progress.emit(job_id, fraction, text)
+
+    def _on_partial(self, job_id: int, result: object) -> None:
+        if job_id == self._current and not self._cancel_flag.is_set():
+            self.partial.emit(job_id, result)
 
     def _end(self, job_id: int) -> bool:
         if job_id != self._current:

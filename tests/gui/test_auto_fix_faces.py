@@ -47,7 +47,7 @@ def test_auto_fix_fixes_the_face_box_the_user_drew(qtbot, settings, random_weigh
     _auto_fix(qtbot, window)
 
     command = doc.undo_stack.command(doc.undo_stack.count() - 1)
-    assert isinstance(command, ImageEdit) and command.figures.faces_found == 1
+    assert isinstance(command, ImageEdit) and command.figures.faces == 1
     assert doc.faces == drawn  # the drawn box was fixed, not the one Haar finds
     box = drawn[0]
     face = Face(box=(box.x, box.y, box.w, box.h))
@@ -60,7 +60,7 @@ def test_auto_fix_fixes_the_face_box_the_user_drew(qtbot, settings, random_weigh
 def test_a_detected_box_left_as_it_was_is_fixed_again_with_the_detectors_face(qtbot, settings, random_weights_dir):
     from facestudio.api import load_pipeline
     from facestudio.gui.document import FaceBox
-    from facestudio.gui.jobs import _faces_of_boxes
+    from facestudio.gui.jobs import _faces_of_boxes, face_boxes_of
 
     window = _editor(qtbot, settings, random_weights_dir)
     doc = window.document
@@ -75,9 +75,14 @@ def test_a_detected_box_left_as_it_was_is_fixed_again_with_the_detectors_face(qt
     # a drawn one a face from its box.
     pipeline = load_pipeline("cpu", random_weights_dir)
     haar = pipeline.detect(doc.original)[0]
-    kept, drawn = _faces_of_boxes(pipeline, doc.original, [FaceBox(*haar.box, score=haar.score),
-                                                           FaceBox(20, 30, 90, 90)])
-    assert kept.source == "haar" and kept.box == haar.box and np.array_equal(kept.landmarks, haar.landmarks)
+    assert detected == face_boxes_of([haar])  # the document's box holds the detector's landmarks
+    kept, drawn = _faces_of_boxes([detected[0], FaceBox(20, 30, 90, 90)])
+    assert kept.source == "detected" and kept.box == haar.box
+    np.testing.assert_allclose(kept.landmarks, haar.landmarks, atol=1e-4)
+    moved = _faces_of_boxes([detected[0].moved(5, 0)])[0]  # landmarks move with the box
+    np.testing.assert_allclose(moved.landmarks, haar.landmarks + [5, 0], atol=1e-4)
+    resized = _faces_of_boxes([detected[0].resized(40, 40)])[0]  # ...and no longer fit a resized one
+    np.testing.assert_allclose(resized.landmarks, Face(box=resized.box).landmarks)
     assert drawn.source == "user" and drawn.box == (20, 30, 90, 90)
     np.testing.assert_allclose(drawn.landmarks, Face(box=(20, 30, 90, 90)).landmarks)
 
@@ -102,7 +107,7 @@ def test_no_face_found_asks_for_a_face_box_and_the_drawn_box_is_then_fixed(qtbot
     _auto_fix(qtbot, window)
 
     assert doc.faces == drawn and doc.undo_stack.count() == 2  # "Add face box", then the auto-fix
-    assert doc.undo_stack.command(1).figures.faces_found == 1
+    assert doc.undo_stack.command(1).figures.faces == 1
 
 
 def test_the_editor_runs_the_detector_it_was_started_with(qtbot, settings, blind_weights_dir):
@@ -112,4 +117,4 @@ def test_the_editor_runs_the_detector_it_was_started_with(qtbot, settings, blind
     _auto_fix(qtbot, window)
 
     assert window.manager.requested_detector == "haar"
-    assert window.document.undo_stack.command(0).figures.faces_found == 1
+    assert window.document.undo_stack.command(0).figures.faces == 1

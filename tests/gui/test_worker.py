@@ -114,9 +114,19 @@ def test_auto_fix_through_the_worker_is_one_undo_step_with_figures(qtbot, engine
     figures = command.figures
     assert figures.device == "cpu" and figures.method == "gan"
     assert {"psnr", "ssim", "psnr_hole", "ssim_hole", "iou", "dice"} <= set(figures.reference)
-    assert figures.identity_cosine is not None
-    assert window.canvas.figures_label.isVisible() and "PSNR" in window.canvas.figures_label.text()
+    # one identity verdict per face, from the default backend (DeepFace in its child process when installed)
+    assert len(figures.identity) == figures.faces >= 1, figures.identity_note
+    verdict = figures.identity[0]
+    assert verdict.backend in ("deepface", "encoder") and 0.0 <= verdict.distance
+    assert verdict.same == (verdict.distance <= verdict.threshold)
     assert window.history.table.rowCount() == len(figures.rows())
+    labels = [window.history.table.item(row, 0).text() for row in range(window.history.table.rowCount())]
+    assert labels.count("same person") == 1 and "identity cosine" not in labels
+    # the result is what the user sees: the mask layer is hidden (M shows it), the figures stay off the photo
+    assert not window.show_mask_action.isChecked() and not window.canvas.mask_item.isVisible()
+    assert not window.canvas.figures_label.isVisible()
+    window.figures_action.trigger()  # View > Show figures overlay
+    assert window.canvas.figures_label.isVisible() and "PSNR" in window.canvas.figures_label.text()
     assert window.device_label.text() == "device: cpu"
     fixed, found = doc.image.copy(), doc.mask.copy()
     doc.undo_stack.undo()
@@ -218,6 +228,6 @@ def test_auto_fix_with_the_shipped_models_removes_the_face_mask(qtbot, settings)
     with qtbot.waitSignal(window.manager.finished, timeout=JOB_TIMEOUT_MS):
         window.auto_fix()
     figures = doc.undo_stack.command(0).figures
-    assert figures.faces_found >= 1
+    assert figures.faces >= 1
     assert figures.reference["iou"] > 0.3
     assert psnr(doc.image, reference, truth) > psnr(before, reference, truth) + 3
