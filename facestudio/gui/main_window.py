@@ -6,6 +6,7 @@ tools and commands change it, and the ModelManager runs engine jobs on its own t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import qtawesome as qta
@@ -295,7 +296,7 @@ class MainWindow(QMainWindow):
         m.partial.connect(self._on_job_partial)
         m.finished.connect(self._on_job_finished)
         m.failed.connect(self._on_job_failed)
-        m.cancelled.connect(lambda job_id: self.statusBar().showMessage("Cancelled: the photo is unchanged.", 8000))
+        m.cancelled.connect(self._on_job_cancelled)
 
     # ------------------------------------------------------------------ files
 
@@ -595,6 +596,18 @@ class MainWindow(QMainWindow):
         self._job_command = (-1, None)
         title = self._step_title(step)
         self.statusBar().showMessage(f"{title} done in {step.figures.ms / 1000.0:.1f} s", 8000)
+
+    def _on_job_cancelled(self, job_id: int) -> None:
+        applied_id, command = self._job_command
+        self._job_command = (-1, None)
+        if applied_id != job_id or command is None:
+            self.statusBar().showMessage("Cancelled: the photo is unchanged.", 8000)
+            return
+        # Cancelled while the figures were measured: the fill stays (Undo removes it), the figure says why.
+        command.figures = replace(command.figures, identity=(), identity_note="not measured: cancelled")
+        self.history.refresh()
+        self._refresh_figures()
+        self.statusBar().showMessage("Cancelled while measuring: the fill is kept (Undo removes it).", 8000)
 
     def _apply_step(self, step: StepResult):
         """One undo step for an engine step; after a fill the result is what the user sees (the mask

@@ -74,7 +74,10 @@ class IsolatedComparer:
             self._ensure_child()
             if not self._ready:
                 self._wait_for(stop, self.start_timeout_s, "starting")
-            self._connection.send((np.ascontiguousarray(image_a), np.ascontiguousarray(image_b)))
+            # Sent from a helper thread: a photo is larger than the pipe's buffer, and a frozen child
+            # would block the send itself; a killed child ends it with a broken pipe.
+            request = (np.ascontiguousarray(image_a), np.ascontiguousarray(image_b))
+            threading.Thread(target=_send_quietly, args=(self._connection, request), daemon=True).start()
             return IdentityResult(**self._wait_for(stop, self.timeout_s, "comparing"))
         finally:
             self._lock.release()
@@ -144,13 +147,21 @@ class IsolatedComparer:
         return dict(payload)
 
     def _kill(self) -> None:
+        """Kill the child first (a send under way then ends with a broken pipe), then close the pipe."""
         process, self._process, self._ready = self._process, None, False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
         if process is not None and process.is_alive():
             process.kill()
             process.join(1.0)
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _send_quietly(connection: Any, request: Any) -> None:
+    try:
+        connection.send(request)
+    except (OSError, ValueError, TypeError):  # the child died or was killed (the pipe closed): the caller reports it
+        pass
 
 
 def serve(connection: Any, backend: str) -> None:

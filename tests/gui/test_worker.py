@@ -231,3 +231,63 @@ def test_auto_fix_with_the_shipped_models_removes_the_face_mask(qtbot, settings)
     assert figures.faces >= 1
     assert figures.reference["iou"] > 0.3
     assert psnr(doc.image, reference, truth) > psnr(before, reference, truth) + 3
+
+
+def _paint_hole(doc) -> None:
+    hole = np.zeros(doc.mask.shape, np.uint8)
+    hole[150:260, 180:330] = 255
+    doc.write_mask(0, 0, hole)
+
+
+def _telea_window(qtbot, settings, random_weights_dir):
+    window = _window(qtbot, settings, random_weights_dir)
+    window.set_method("telea")
+    return window, window.document
+
+
+def test_fifty_inpaints_with_the_real_identity_backend_in_a_row(qtbot, settings, random_weights_dir):
+    """The editor once crashed (segfault) and once froze on "Measuring identity…" inside DeepFace's Dlib
+    model on the worker thread: 50 inpaint + identity runs in a row, each one undo step with its verdict."""
+    window, doc = _telea_window(qtbot, settings, random_weights_dir)
+    _paint_hole(doc)
+    for run in range(50):
+        with qtbot.waitSignal(window.manager.finished, timeout=JOB_TIMEOUT_MS):
+            assert window.inpaint_mask() is not None
+        figures = doc.undo_stack.command(doc.undo_stack.count() - 1).figures
+        assert figures.identity or figures.identity_note, f"run {run}: no identity figure and no reason"
+        assert "crashed" not in figures.identity_note and "did not answer" not in figures.identity_note, run
+    assert doc.undo_stack.count() == 50 and window.inpaint_action.isEnabled()
+
+
+def test_cancel_while_identity_hangs_returns_at_once_and_keeps_the_edit(qtbot, settings, random_weights_dir):
+    """A frozen identity backend (its child process stopped) is what the user once met: Cancel gives
+    control back within a second, the fill stays (one undo step) and its figure says why it is missing."""
+    import os
+    import signal
+
+    from facestudio.identity.isolated import shared_comparer
+
+    window, doc = _telea_window(qtbot, settings, random_weights_dir)
+    _paint_hole(doc)
+    with qtbot.waitSignal(window.manager.finished, timeout=JOB_TIMEOUT_MS):
+        window.inpaint_mask()  # the identity child is up
+    first = doc.undo_stack.command(0).figures
+    if not first.identity or first.identity[0].backend != "deepface":
+        pytest.skip(f"the DeepFace backend does not run here: {first.identity_note}")
+    child = shared_comparer("deepface")._process
+    os.kill(child.pid, signal.SIGSTOP)
+    try:
+        with qtbot.waitSignal(window.manager.partial, timeout=JOB_TIMEOUT_MS):
+            window.inpaint_mask()
+        qtbot.wait(300)  # now inside "Measuring identity…"
+        assert window.manager.is_busy()
+        started = time.perf_counter()
+        with qtbot.waitSignal(window.manager.busy_changed, timeout=5000):
+            window.cancel_action.trigger()
+        assert time.perf_counter() - started < 1.0
+    finally:
+        if child.is_alive():
+            os.kill(child.pid, signal.SIGCONT)
+    assert doc.undo_stack.count() == 2  # the fill was kept
+    assert doc.undo_stack.command(1).figures.identity_note == "not measured: cancelled"
+    assert window.inpaint_action.isEnabled()
