@@ -8,11 +8,14 @@ initialised checkpoints, so they never depend on the shipped (trained) ones.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The user cache (autosave, DeepFace's weights folder) of a test run is its own, never the developer's.
+os.environ.setdefault("FACESTUDIO_CACHE", tempfile.mkdtemp(prefix="facestudio-cache-"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_ENV = "FACESTUDIO_DATA"

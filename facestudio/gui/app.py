@@ -74,6 +74,7 @@ def run(image: str | None = None, auto_fix: bool = False, screenshot: str | None
     app = application()
     window = create_window(image, device, detector=detector)
     if screenshot is None:
+        QTimer.singleShot(0, window.offer_recovery)  # work a crashed editor left behind
         if auto_fix:
             QTimer.singleShot(0, window.auto_fix)
         return app.exec()

@@ -67,6 +67,7 @@ class Document(QObject):
         self._mask = np.zeros((1, 1), np.uint8)
         self._faces: list[FaceBox] = []
         self._path: Path | None = None
+        self._save_target: Path | None = None
         self._name = "untitled"
         self._reference: Reference | None = None
 
@@ -84,6 +85,7 @@ class Document(QObject):
         self._mask = np.zeros(image.shape[:2], np.uint8)
         self._faces = []
         self._path = path
+        self._save_target = None  # Save asks where the first time: never the opened file behind the user's back
         self._name = name or (path.name if path else "untitled")
         self._reference = None
         self.set_reference(reference)
@@ -103,8 +105,9 @@ class Document(QObject):
         self.reference_changed.emit()
 
     def mark_saved(self, path: Path) -> None:
-        """The image now lives at `path`: the current state is the clean one."""
+        """The image now lives at `path` (where Save writes from now on): the current state is the clean one."""
         self._path = path
+        self._save_target = path
         self._name = path.name
         self.undo_stack.setClean()
         self.path_changed.emit()
@@ -160,6 +163,11 @@ class Document(QObject):
     @property
     def path(self) -> Path | None:
         return self._path
+
+    @property
+    def save_target(self) -> Path | None:
+        """Where Save writes without asking: a file the user chose this session (Save As), else None."""
+        return self._save_target
 
     @property
     def name(self) -> str:

@@ -6,6 +6,9 @@ tools and commands change it, and the ModelManager runs engine jobs on its own t
 
 from __future__ import annotations
 
+import logging
+import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,9 +22,10 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMai
 from shiboken6 import isValid
 
 from facestudio.gui import mask_ops
+from facestudio.gui.autosave import INTERVAL_MS, Autosave, Snapshot, read_snapshot
 from facestudio.gui.canvas import Canvas
 from facestudio.gui.commands import apply_engine_result, push_mask_change
-from facestudio.gui.document import Document, Reference
+from facestudio.gui.document import Document, FaceBox, Reference
 from facestudio.gui.jobs import METHODS, auto_fix_job, detect_occlusions_job, face_boxes_of, inpaint_job
 from facestudio.steps import StepResult
 from facestudio.gui.panels import HistoryPanel, LayersPanel, current_figures
@@ -29,6 +33,7 @@ from facestudio.gui.tools import (BrushSettings, BrushTool, EraserTool, FaceBoxT
                                   RectangleTool, Tool)
 from facestudio.gui.worker import ModelManager
 
+logger = logging.getLogger(__name__)
 APP_NAME = "FaceStudio"
 MAX_RECENT = 10
 GROW_SHRINK_PX = 4
@@ -43,8 +48,11 @@ class MainWindow(QMainWindow):
     """One photo, its mask and history; every long computation goes to the worker."""
 
     def __init__(self, settings: QSettings | None = None, device: str | None = None,
-                 weights_dir: Path | None = None, parent: QWidget | None = None, detector: str = "auto") -> None:
+                 weights_dir: Path | None = None, parent: QWidget | None = None, detector: str = "auto",
+                 autosave_root: Path | None = None) -> None:
         super().__init__(parent)
+        self.autosave = Autosave(autosave_root)
+        self._autosaved_state: tuple[int, int] | None = None  # (undo index, edit count) last written
         self.settings = settings if settings is not None else QSettings()
         self.document = Document(self)
         self.brush = BrushSettings()
@@ -75,6 +83,11 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self._update_title()
         self._on_busy(False)
+        self._edits = 0  # counts document changes, so an autosave knows whether anything moved since the last
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(INTERVAL_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.start()
 
     # ------------------------------------------------------------------ construction
 
@@ -274,6 +287,9 @@ class MainWindow(QMainWindow):
         stack.indexChanged.connect(lambda index: self._refresh_figures())
         doc.path_changed.connect(self._update_title)
         doc.reset.connect(self._refresh_figures)
+        doc.image_changed.connect(self._count_edit)
+        doc.mask_changed.connect(self._count_edit)
+        doc.faces_changed.connect(self._count_edit)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.canvas.cursor_moved.connect(self._show_pixel)
         layers = self.layers
@@ -342,24 +358,114 @@ class MainWindow(QMainWindow):
     def _load(self, image, path: Path | None, name: str, reference: Reference | None) -> None:
         self._generation += 1
         self.document.load(image, path, name, reference)
+        self.autosave.clear()  # the old photo's changes were saved or discarded
+
+    # ------------------------------------------------------------------ autosave and recovery
+
+    def _count_edit(self, *args) -> None:
+        self._edits += 1
+
+    def autosave_now(self) -> bool:
+        """Write the document to the autosave folder if it changed since the last autosave (the timer
+        calls this every minute); an unmodified document has nothing to keep."""
+        doc = self.document
+        if not doc.is_modified:
+            self.autosave.clear()
+            self._autosaved_state = None
+            return False
+        state = (doc.undo_stack.index(), self._edits)
+        if state == self._autosaved_state:
+            return False
+        stack = doc.undo_stack
+        snapshot = Snapshot(
+            original=doc.original, image=doc.image, mask=doc.mask,
+            faces=[{"x": f.x, "y": f.y, "w": f.w, "h": f.h, "score": f.score,
+                    "landmarks": None if f.landmarks is None else [list(p) for p in f.landmarks]} for f in doc.faces],
+            path=str(doc.path) if doc.path else None, name=doc.name,
+            history=[stack.text(index) for index in range(stack.index())], saved_at=time.time())
+        try:
+            self.autosave.write(snapshot)
+        except Exception as error:  # noqa: BLE001 - a full disk must not stop the editing
+            logger.warning("autosave failed: %s", error)
+            return False
+        self._autosaved_state = state
+        return True
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the newest work a dead editor left in the autosave folder. True when recovered."""
+        for folder in self.autosave.left_behind():
+            try:
+                snapshot = read_snapshot(folder)
+            except Exception as error:  # noqa: BLE001 - a damaged autosave is dropped with a log line
+                logger.warning("unreadable autosave %s dropped: %s", folder, error)
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            steps = len(snapshot.history)
+            answer = QMessageBox.question(
+                self, APP_NAME,
+                f"FaceStudio closed unexpectedly. Recover the unsaved work on {snapshot.name} "
+                f"from {snapshot.when} ({steps} edit{'s' if steps != 1 else ''})?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+            if answer != QMessageBox.StandardButton.Yes:
+                shutil.rmtree(folder, ignore_errors=True)
+                return False
+            self.recover(snapshot)
+            shutil.rmtree(folder, ignore_errors=True)
+            return True
+        return False
+
+    def recover(self, snapshot: Snapshot) -> None:
+        """The photo as opened, then one undo step to the recovered edit (Undo goes back to the original)."""
+        path = Path(snapshot.path) if snapshot.path else None
+        self._load(snapshot.original, path, snapshot.name, None)
+        faces = [FaceBox(f["x"], f["y"], f["w"], f["h"], f.get("score"),
+                         None if f.get("landmarks") is None else tuple(tuple(p) for p in f["landmarks"]))
+                 for f in snapshot.faces]
+        apply_engine_result(self.document, f"Recovered unsaved work ({snapshot.when})", snapshot.image,
+                            snapshot.mask, faces, None)
+        self.statusBar().showMessage(f"Recovered the unsaved work on {snapshot.name}: Save to keep it.", 10000)
 
     def save(self) -> bool:
-        from facestudio.imageio import WRITE_FORMATS
+        """Save like a photo editor: to the file chosen with Save As this session; the first time, ask
+        where (proposing NAME-fixed.png beside the opened photo), so the original is never re-encoded
+        unless the user chose it, explicitly."""
+        target = self.document.save_target
+        return self.save_to(target) if target is not None else self.save_as()
 
-        path = self.document.path
-        if path is None or path.suffix.lower() not in WRITE_FORMATS:
-            return self.save_as()
-        return self.save_to(path)
+    def suggested_save_path(self) -> Path:
+        """NAME-fixed.png beside the opened photo, or in the last folder used (the sample, a new photo)."""
+        opened = self.document.path
+        folder = opened.parent if opened is not None else Path(self._last_folder())
+        return folder / f"{Path(self.document.name).stem}-fixed.png"
 
     def save_as(self) -> bool:
-        suggested = self.document.path or Path(self._last_folder()) / f"{Path(self.document.name).stem}-fixed.png"
+        suggested = self.suggested_save_path()
         path, chosen = QFileDialog.getSaveFileName(self, "Save photo as", str(suggested), ";;".join(SAVE_FILTERS))
         if not path:
             return False
         file = Path(path)
         if not file.suffix:
             file = file.with_suffix(SAVE_FILTERS.get(chosen, ".png"))
+        if self._is_opened_original(file) and not self._confirm_overwrite_original(file):
+            return False
         return self.save_to(file)
+
+    def _is_opened_original(self, file: Path) -> bool:
+        opened = self.document.path
+        if opened is None or self.document.save_target == opened:  # already chosen once for this file
+            return False
+        try:
+            return file.resolve() == opened.resolve()
+        except OSError:
+            return False
+
+    def _confirm_overwrite_original(self, file: Path) -> bool:
+        answer = QMessageBox.warning(
+            self, APP_NAME,
+            f"Replace the original photo {file.name}?\n\nThe original pixels (and, for a JPEG, its quality) "
+            "cannot be recovered afterwards. Choose No to save the result as a new file.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def save_to(self, path: Path) -> bool:
         """Write the photo (pixels upright: orientation is already applied); marks the document saved."""
@@ -371,6 +477,7 @@ class MainWindow(QMainWindow):
             self._error(str(error))
             return False
         self.document.mark_saved(path)
+        self.autosave.clear()
         self._remember_recent(path)
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
@@ -455,7 +562,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self, APP_NAME, f"Save the changes to {self.document.name} before {reason}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save)
+            QMessageBox.StandardButton.Cancel)  # Enter never throws work away nor writes over a file
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
@@ -466,6 +573,7 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.manager.shutdown()
+        self.autosave.clear()  # closed on purpose: saved or discarded
         event.accept()
 
     # ------------------------------------------------------------------ drag and drop

@@ -93,10 +93,81 @@ def test_unsaved_changes_prompt_on_close_can_save_or_cancel(window, photo, tmp_p
     assert window.document.is_modified
 
     asked = _answer(monkeypatch, QMessageBox.StandardButton.Save)
-    copy.unlink()
+    offered: list[str] = []
+
+    def save_dialog(parent, caption, suggested, filters):
+        offered.append(suggested)
+        return suggested, ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save_dialog))
+    before = copy.read_bytes()
     window.close()
     assert len(asked) == 1 and not window.isVisible()
-    assert copy.is_file() and not window.document.is_modified  # saved to its own path on the way out
+    # saved on the way out, as a new file beside the photo: the opened file is untouched
+    assert offered == [str(tmp_path / "copy-fixed.png")]
+    assert copy.read_bytes() == before and (tmp_path / "copy-fixed.png").is_file()
+    assert not window.document.is_modified
+
+
+def _save_dialog_answers(monkeypatch, answer: Path | None) -> list[str]:
+    offered: list[str] = []
+
+    def save_dialog(parent, caption, suggested, filters):
+        offered.append(suggested)
+        return (str(answer) if answer is not None else ""), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save_dialog))
+    return offered
+
+
+def test_save_never_reencodes_the_opened_photo_unless_asked_to(window, tmp_path, monkeypatch):
+    """Save on a photo opened from disk proposes NAME-fixed.png beside it; choosing the original itself
+    asks first (default No); once chosen, later Saves go to the chosen file without asking."""
+    original = tmp_path / "holiday.jpg"
+    write_image(original, load_sample().reference)
+    before = original.read_bytes()
+    assert window.open_path(original)
+    window.select_tool("rectangle")
+    drag(window.canvas, [(10, 10), (60, 60)])
+
+    fixed = tmp_path / "holiday-fixed.png"
+    offered = _save_dialog_answers(monkeypatch, fixed)
+    assert window.save()
+    assert offered == [str(fixed)] and fixed.is_file() and original.read_bytes() == before
+    assert window.document.save_target == fixed and not window.document.is_modified
+    drag(window.canvas, [(70, 70), (90, 90)])
+    offered = _save_dialog_answers(monkeypatch, None)
+    assert window.save() and offered == []  # the chosen file again, no dialog
+
+    assert window.open_path(original, ask=False)
+    drag(window.canvas, [(10, 10), (60, 60)])
+    warned: list[tuple] = []
+
+    def warning(parent, title, text, buttons, default):
+        warned.append((text, default))
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(warning))
+    _save_dialog_answers(monkeypatch, original)
+    assert not window.save_as()
+    assert len(warned) == 1 and "Replace the original photo holiday.jpg" in warned[0][0]
+    assert warned[0][1] == QMessageBox.StandardButton.No and original.read_bytes() == before
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a: QMessageBox.StandardButton.Yes))
+    assert window.save_as() and original.read_bytes() != before  # said so, explicitly, for this file
+    assert window.document.save_target == original
+
+
+def test_the_unsaved_changes_prompt_defaults_to_cancel(window, photo, monkeypatch):
+    defaults: list[QMessageBox.StandardButton] = []
+
+    def question(parent, title, text, buttons, default):
+        defaults.append(default)
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    drag(window.canvas, [(100, 100), (140, 120)])
+    assert not window.open_path(photo)
+    assert defaults == [QMessageBox.StandardButton.Cancel]
 
 
 def test_import_mask_is_one_undo_step_and_export_round_trips(window, tmp_path, monkeypatch):
@@ -174,3 +245,69 @@ def test_settings_persist_between_windows(qtbot, settings):
     assert second.brush.size == 57 and second.layers.size.value() == 57
     assert second.method == "telea" and second.method_combo.currentText() == "telea"
     assert second.canvas.mask_item.opacity() == pytest.approx(0.7)
+
+
+KILLED_EDITOR = """
+import os, signal, sys
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from facestudio.gui.main_window import MainWindow
+from facestudio.imageio import read_image
+from tests.gui.conftest import drag
+
+app = QApplication([])
+window = MainWindow(device="cpu", autosave_root=Path(sys.argv[2]))
+window.resize(1000, 700)
+window.show()
+assert window.open_path(Path(sys.argv[1]))
+window.select_tool("rectangle")
+drag(window.canvas, [(10, 10), (60, 60)])
+assert window.autosave_now()
+os.kill(os.getpid(), signal.SIGKILL)  # a crash: no close event, no chance to clean up
+"""
+
+
+def test_a_killed_editor_offers_to_recover_its_unsaved_work(qtbot, settings, photo, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from facestudio.gui.main_window import MainWindow
+    from tests.gui.conftest import REPO
+
+    root = tmp_path / "autosave"
+    script = tmp_path / "killed_editor.py"
+    script.write_text(KILLED_EDITOR)
+    run = subprocess.run([sys.executable, str(script), str(photo), str(root)], cwd=REPO, capture_output=True,
+                         text=True, timeout=120, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == -9, run.stderr[-2000:]
+
+    asked: list[str] = []
+
+    def question(parent, title, text, buttons, default):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    window = MainWindow(settings=settings, device="cpu", autosave_root=root)
+    qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
+    assert window.offer_recovery()
+    assert len(asked) == 1 and "portrait.png" in asked[0] and "Recover" in asked[0]
+    doc = window.document
+    assert doc.path == photo and doc.is_modified and doc.undo_stack.count() == 1
+    assert doc.mask[20:50, 20:50].all() and not doc.mask[100:, 100:].any()  # the rectangle drawn before the kill
+    assert np.array_equal(doc.original, read_image(photo))
+    doc.undo_stack.undo()
+    assert not doc.mask.any()
+    assert not any(root.iterdir()) or all(p.name == str(__import__("os").getpid()) for p in root.iterdir())
+    assert not window.offer_recovery()  # offered once
+
+
+def test_autosave_writes_only_changes_and_a_save_clears_it(window, tmp_path, monkeypatch):
+    window.autosave = __import__("facestudio.gui.autosave", fromlist=["Autosave"]).Autosave(tmp_path / "autosave")
+    assert not window.autosave_now()  # nothing changed
+    drag(window.canvas, [(100, 100), (140, 120)])
+    assert window.autosave_now() and (window.autosave.folder / "session.json").is_file()
+    assert not window.autosave_now()  # nothing new since
+    _save_dialog_answers(monkeypatch, tmp_path / "kept.png")
+    assert window.save()
+    assert not window.autosave.folder.exists()
