@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return selftest_main(arguments[1:])
     arguments = _with_default_command(arguments)
     command = arguments[0] if arguments and arguments[0] in COMMANDS else None
+    from facestudio.logs import setup_logging
+
+    setup_logging()
     try:
         parser = build_parser(command)
     except ImportError as error:

@@ -16,6 +16,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The user cache (autosave, DeepFace's weights folder) of a test run is its own, never the developer's.
 os.environ.setdefault("FACESTUDIO_CACHE", tempfile.mkdtemp(prefix="facestudio-cache-"))
+os.environ.setdefault("FACESTUDIO_LOG_DIR", tempfile.mkdtemp(prefix="facestudio-logs-"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_ENV = "FACESTUDIO_DATA"

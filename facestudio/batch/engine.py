@@ -26,10 +26,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from facestudio import steps
 from facestudio.api import NoFaceError, load_pipeline
 from facestudio.batch.plan import BatchItem, remove_stale_temporaries
 from facestudio.faces import check_detector_choice
 from facestudio.imageio import ImageReadError, ImageWriteError, read_image, read_mask, write_image
+from facestudio.steps import FaceIdentity
 
 METHODS = ("gan", "telea")
 EXISTING_POLICIES = ("skip", "overwrite", "stop")
@@ -40,9 +42,6 @@ SKIPPED = "skipped"
 CANCELLED = "cancelled"
 
 NO_FACE_REASON = "no face found: draw a face box around it in the editor, or give a mask of what to fill"
-FACE_CONTEXT = 0.2  # identity crops: the detector's box plus this fraction of its size on each side
-# auto_fix metrics that the report already holds (faces, mask_percent, ms) or records per run.
-_REPORTED_ELSEWHERE = frozenset({"faces", "ms", "mask_percent", "method", "device"})
 
 
 class BatchError(Exception):
@@ -70,7 +69,7 @@ class BatchOptions:
     existing: what to do with a photo whose outputs already exist: "skip" it when both outputs are
     there (what --resume does), "overwrite" them, or "stop" before anything is written.
     jobs: reader and writer threads beside the model; 0 does everything in the calling thread.
-    identity: compare each fixed face with the original when facestudio.identity is importable.
+    identity: measure whether each fixed face is still the same person (`steps.measure_identity`).
     detector: the face detector ("auto", "learned", "haar"; see facestudio.api.load_pipeline).
     """
 
@@ -90,17 +89,6 @@ class BatchOptions:
             raise ValueError(f"unknown existing-output policy {self.existing!r}: use {', '.join(EXISTING_POLICIES)}")
         if self.jobs < 0:
             raise ValueError(f"jobs must be 0 or more, not {self.jobs}")
-
-
-@dataclass(frozen=True)
-class FaceIdentity:
-    """How far a fixed face moved from the original in identity space (facestudio.identity.compare)."""
-
-    box: tuple[int, int, int, int]
-    distance: float
-    threshold: float
-    same: bool
-    backend: str
 
 
 @dataclass(frozen=True)
@@ -159,7 +147,6 @@ class BatchJob:
         self.items = list(items)
         self.options = options or BatchOptions()
         self.pipeline = pipeline
-        self._compare: Callable[..., Any] | None | bool = None if self.options.identity else False
 
     @property
     def total(self) -> int:
@@ -267,76 +254,35 @@ class BatchJob:
             writer.shutdown(wait=True)
 
     def _fix(self, index: int, item: BatchItem, loaded: _Loaded) -> _Fixed | FileOutcome:
-        """Run the models on one photo; any failure becomes a failed outcome, never an exception."""
+        """Run one step of `facestudio.steps` on one photo; any failure becomes a failed outcome, never an exception."""
         image = loaded.image
         started = time.perf_counter()
         try:
             if loaded.user_mask is not None:
-                mask = loaded.user_mask
-                result = self.pipeline.inpaint(image, mask, method=self.options.method)
-                faces, figures = None, {}
+                step = steps.inpaint(self.pipeline, image, loaded.user_mask, self.options.method)
+                mask, faces = loaded.user_mask, None
             else:
-                fixed = self.pipeline.auto_fix(image, method=self.options.method)
-                result, mask, faces, figures = fixed.image, fixed.mask, fixed.faces, dict(fixed.metrics or {})
-            _check_shapes(image, result, mask)
-            identity, note = self._identity(image, result, faces)
+                step = steps.auto_fix(self.pipeline, image, self.options.method)
+                mask, faces = step.mask, step.faces
+            _check_shapes(image, step.image, mask)
+            identity, note = ((), "")
+            if self.options.identity:
+                identity, note = steps.measure_identity(self.pipeline, image, step.image, step.faces)
         except NoFaceError:
             return FileOutcome(index, item, FAILED, NO_FACE_REASON, faces=0, read_ms=loaded.read_ms)
         except Exception as error:  # one photo's failure must not end the run
             return _failure(index, item, error, f"{image.shape[1]}x{image.shape[0]} px", read_ms=loaded.read_ms)
         ms = (time.perf_counter() - started) * 1000.0
         return _Fixed(
-            image=result,
+            image=step.image,
             mask=mask,
             faces=None if faces is None else len(faces),
-            figures=_plain_figures(figures),
+            figures={},
             identity=identity,
             ms=ms,
             read_ms=loaded.read_ms,
             note=note,
         )
-
-    def _identity(self, original: np.ndarray, result: np.ndarray, faces: list[Any] | None) -> tuple[tuple, str]:
-        """Compare each face before and after the fix; empty when the identity module is not installed.
-
-        Returns the per-face figures and a note for the report when they could not be measured.
-        A backend that cannot run here turns the check off for the rest of the run.
-        """
-        compare = self._identity_function()
-        if compare is None:
-            return (), ""
-        height, width = original.shape[:2]
-        measured = []
-        try:
-            if faces is None:
-                faces = self.pipeline.detect(original)
-            boxes = [_face_region(face.box, width, height) for face in faces] or [(0, 0, width, height)]
-            for x, y, w, h in boxes:
-                verdict = compare(original[y : y + h, x : x + w], result[y : y + h, x : x + w], pipeline=self.pipeline)
-                measured.append(
-                    FaceIdentity(
-                        box=(x, y, w, h),
-                        distance=float(verdict.distance),
-                        threshold=float(verdict.threshold),
-                        same=bool(verdict.same),
-                        backend=str(verdict.backend),
-                    )
-                )
-        except Exception as error:  # the fix itself succeeded; say why the identity figure is missing
-            if type(error).__name__ == "BackendUnavailableError":
-                self._compare = False
-                return (), f"identity check off for this run: {_one_line(error)}"
-            return (), f"identity check failed: {_one_line(error)}"
-        return tuple(measured), ""
-
-    def _identity_function(self) -> Callable[..., Any] | None:
-        if self._compare is None:
-            try:
-                from facestudio.identity import compare
-            except ImportError:
-                compare = False
-            self._compare = compare
-        return self._compare or None
 
 
 def run_batch_job(job: BatchJob, should_stop: Callable[[], bool] | None = None) -> Iterator[FileOutcome]:
@@ -405,23 +351,6 @@ def _check_shapes(image: np.ndarray, result: np.ndarray, mask: np.ndarray) -> No
         raise RuntimeError(f"pipeline returned a {result.dtype} image of shape {result.shape} for {image.shape}")
     if mask.shape != image.shape[:2] or mask.dtype != np.uint8:
         raise RuntimeError(f"pipeline returned a {mask.dtype} mask of shape {mask.shape} for {image.shape}")
-
-
-def _face_region(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
-    """The face box grown by FACE_CONTEXT on each side (identity backends look for the face in it), clipped."""
-    x, y, w, h = (float(value) for value in box)
-    left, top = max(0, round(x - FACE_CONTEXT * w)), max(0, round(y - FACE_CONTEXT * h))
-    right, bottom = min(width, round(x + w + FACE_CONTEXT * w)), min(height, round(y + h + FACE_CONTEXT * h))
-    return left, top, max(1, right - left), max(1, bottom - top)
-
-
-def _plain_figures(figures: Mapping[str, Any]) -> dict[str, float]:
-    """The pipeline's numeric metrics as floats, minus those the report already has a column for."""
-    return {
-        str(key): float(value)
-        for key, value in figures.items()
-        if key not in _REPORTED_ELSEWHERE and isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-    }
 
 
 def _one_line(error: BaseException) -> str:

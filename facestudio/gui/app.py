@@ -6,6 +6,7 @@ the worker, when asked), saved as a PNG, and the app exits: for the README and f
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -27,7 +28,14 @@ def application() -> QApplication:
         QCoreApplication.setApplicationName(APP_NAME)
         app = QApplication(sys.argv[:1])
         app.setWindowIcon(app_icon())
+        sys.excepthook = _log_unhandled
     return app  # type: ignore[return-value]
+
+
+def _log_unhandled(kind, error, trace) -> None:
+    """An exception no slot caught: into the log with its traceback (then Python's own report)."""
+    logging.getLogger("facestudio.gui").critical("unhandled exception", exc_info=(kind, error, trace))
+    sys.__excepthook__(kind, error, trace)
 
 
 def create_window(image: str | None = None, device: str | None = None, settings: QSettings | None = None,

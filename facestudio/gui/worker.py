@@ -9,14 +9,17 @@ A cancelled job's result is thrown away; an exception becomes a one-line `failed
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+logger = logging.getLogger(__name__)
 
 
 class JobCancelled(Exception):
@@ -103,8 +106,10 @@ class _Worker(QObject):
             self.failed.emit(job_id, f"{title}: out of memory; try a smaller photo or the telea method")
             return
         except Exception as error:  # a bug or a model/file problem: tell the user, keep the app alive
-            if not _is_user_error(error):
-                traceback.print_exc()  # a bug: keep its traceback for the developer
+            if _is_user_error(error):
+                logger.warning("%s failed: %s", title, _one_line(error))
+            else:  # a bug: keep its traceback in the log for the developer
+                logger.exception("%s failed", title)
             self.failed.emit(job_id, f"{title} failed: {_one_line(error)}")
             return
         self.finished.emit(job_id, result)

@@ -291,3 +291,22 @@ def test_cancel_while_identity_hangs_returns_at_once_and_keeps_the_edit(qtbot, s
     assert doc.undo_stack.count() == 2  # the fill was kept
     assert doc.undo_stack.command(1).figures.identity_note == "not measured: cancelled"
     assert window.inpaint_action.isEnabled()
+
+
+def test_a_bug_in_a_job_is_logged_with_its_traceback(qtbot, manager):
+    from facestudio.logs import LOG_FILE, log_dir, setup_logging
+
+    path = setup_logging()
+    assert path == log_dir() / LOG_FILE
+
+    def broken(context: JobContext) -> None:
+        context.step(0.5, "about to fail")
+        raise RuntimeError("an engine bug, for the log")
+
+    with qtbot.waitSignal(manager.failed, timeout=10_000) as failed:
+        manager.submit("Broken job", broken)
+    assert failed.args[1] == "Broken job failed: an engine bug, for the log"
+    for handler in __import__("logging").getLogger("facestudio").handlers:
+        handler.flush()
+    text = path.read_text(encoding="utf-8")
+    assert "Broken job failed" in text and "Traceback" in text and "RuntimeError: an engine bug, for the log" in text
