@@ -1,22 +1,22 @@
 """File -> Batch process folder: the GUI front end of facestudio.batch.
 
-The dialog collects the same settings as `facestudio batch`, then runs the same engine on its own
-QThread (not the editor's model worker), so the editor stays usable during a long run. Rows appear
-as "waiting" once the folder is planned and change as the engine reports each photo; double-clicking
-a finished row opens its result in the editor. Cancel stops after the photo on the model; whatever
-was written is whole (the engine writes atomically). Each run leaves report.csv / report.json in
-the output folder, as the CLI does.
+The dialog collects the same settings as `facestudio batch`, then runs the same engine as one job
+on the editor's model worker, with the editor's one Pipeline (the models are not loaded twice);
+the editor's engine actions wait while it runs, its tools do not. Rows appear as "waiting" once the
+folder is planned and change as the engine reports each photo; double-clicking a finished row opens
+its result in the editor. Cancel stops after the photo on the model; whatever was written is whole
+(the engine writes atomically). Each run leaves report.csv / report.json in the output folder, as
+the CLI does.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facestudio.gui.worker import Job, JobContext, ModelManager
 from facestudio.batch import (
     CANCELLED,
     DONE,
@@ -76,55 +77,41 @@ class BatchRequest:
     options: BatchOptions
 
 
-class BatchWorker(QObject):
-    """Plans and runs one batch on a worker thread; every result reaches the UI as a queued signal."""
+def batch_job(request: BatchRequest) -> Job:
+    """The run as a worker job: plans the folder, then runs BatchJob on the worker's Pipeline; the plan
+    and each outcome reach the dialog as they come (`context.deliver`); returns "" or a one-line error."""
 
-    planned = Signal(object)     # list[BatchItem]
-    processed = Signal(object)   # FileOutcome
-    finished = Signal(str)       # "" when the run ended normally, else a one-line error
-
-    def __init__(self, request: BatchRequest) -> None:
-        super().__init__()
-        self.request = request
-        self._stop = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the run to stop after the photo now on the model (safe from any thread)."""
-        self._stop.set()
-
-    @Slot()
-    def run(self) -> None:
-        request = self.request
+    def job(context: JobContext) -> str:
         try:
             items = plan_folder(
                 request.input_dir, request.output_dir, recursive=request.recursive, masks_dir=request.masks_dir
             )
             request.output_dir.mkdir(parents=True, exist_ok=True)
         except (PlanError, OSError) as error:
-            self.finished.emit(str(error))
-            return
-        self.planned.emit(items)
+            return str(error)
+        context.deliver(("planned", items))
         report = RunReport(
             request.output_dir,
             run_settings(request.input_dir, request.output_dir, request.recursive, request.masks_dir, request.options),
         )
         try:
-            for outcome in BatchJob(items, request.options).run(self._stop.is_set):
+            run = BatchJob(items, request.options, pipeline=context.pipeline)
+            for outcome in run.run(lambda: context.cancelled):
                 report.add(outcome)
-                self.processed.emit(outcome)
+                context.deliver(("processed", outcome), even_if_cancelled=True)
         except OutputsExistError as error:
-            self.finished.emit(f"{error}. Choose to skip or overwrite existing outputs.")
-            return
+            return f"{error}. Choose to skip or overwrite existing outputs."
         except BatchError as error:
-            self.finished.emit(str(error))
-            return
-        report.cancelled = self._stop.is_set()
+            return str(error)
+        finally:
+            report.cancelled = context.cancelled
         try:
             report.write()
         except OSError as error:
-            self.finished.emit(f"{report.output_dir}: could not write the report ({error.strerror or error})")
-            return
-        self.finished.emit("")
+            return f"{report.output_dir}: could not write the report ({error.strerror or error})"
+        return ""
+
+    return job
 
 
 class BatchDialog(QDialog):
@@ -138,20 +125,21 @@ class BatchDialog(QDialog):
 
     def __init__(
         self,
+        manager: ModelManager,
         parent: QWidget | None = None,
         open_in_editor: Callable[[Path], object] | None = None,
-        device: str | None = None,
-        weights_dir: Path | None = None,
     ) -> None:
         super().__init__(parent)
+        self._manager = manager
+        self._job_id: int | None = None
+        manager.partial.connect(self._on_partial)
+        manager.finished.connect(self._on_finished)
+        manager.failed.connect(self._on_failed)
+        manager.cancelled.connect(self._on_cancelled)
         self.setWindowTitle("Batch process folder")
         self.setModal(False)
         self.resize(760, 560)
         self._open_in_editor = open_in_editor
-        self._device = device
-        self._weights_dir = weights_dir
-        self._thread: QThread | None = None
-        self._worker: BatchWorker | None = None
         self._rows: dict[int, QTreeWidgetItem] = {}
         self._counts: dict[str, int] = {}
         self._first_outcome_at: float | None = None
@@ -235,15 +223,21 @@ class BatchDialog(QDialog):
 
     # ----- running ----------------------------------------------------------------------------
     def is_running(self) -> bool:
-        return self._thread is not None
+        return self._job_id is not None
 
     def start(self) -> bool:
-        """Start a run with the current settings; False (and a message) when they are incomplete."""
+        """Start a run with the current settings; False (and a message) when they are incomplete or the
+        editor's worker is busy."""
         if self.is_running():
             return False
         request = self._request()
         if request is None:
             return False
+        job_id = self._manager.submit("Batch", batch_job(request))
+        if job_id is None:
+            self.status_label.setText(f"Busy with {self._manager.current_title()}: wait for it or cancel it.")
+            return False
+        self._job_id = job_id
         self.file_list.clear()
         self._rows.clear()
         self._counts = {}
@@ -253,27 +247,17 @@ class BatchDialog(QDialog):
         self.eta_label.setText("")
         self.status_label.setText("Reading the folder and loading the models…")
         self._set_running(True)
-
-        self._worker = BatchWorker(request)
-        self._thread = QThread(self)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.planned.connect(self._on_planned)
-        self._worker.processed.connect(self._on_processed)
-        self._worker.finished.connect(self._on_worker_finished)
-        self._thread.finished.connect(self._on_thread_finished)
-        self._thread.start()
         return True
 
     def cancel(self) -> None:
         """Stop the run after the photo now being processed."""
-        if self._worker is not None:
-            self._worker.cancel()
+        if self.is_running():
+            self._manager.cancel()
             self.cancel_button.setEnabled(False)
             self.status_label.setText("Cancelling after the current photo…")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        """Closing cancels a run and waits for its last write, so no thread outlives the dialog."""
+        """Closing cancels a run and waits for its last write, so nothing outlives the dialog half-done."""
         self._stop_and_wait()
         super().closeEvent(event)
 
@@ -283,11 +267,10 @@ class BatchDialog(QDialog):
         super().reject()
 
     def _stop_and_wait(self) -> None:
-        if self._thread is not None:
+        if self.is_running():
             self.cancel()
-            self._thread.quit()  # takes effect once the worker's run() has returned
-            self._thread.wait()
-            self._on_thread_finished()
+            self._manager.wait_idle()
+            self._end_run()
 
     def _request(self) -> BatchRequest | None:
         input_text, output_text = self.input_edit.text().strip(), self.output_edit.text().strip()
@@ -297,8 +280,8 @@ class BatchDialog(QDialog):
         masks_text = self.masks_edit.text().strip()
         options = BatchOptions(
             method=self.method_combo.currentData(),
-            device=self._device,
-            weights_dir=self._weights_dir,
+            device=self._manager.requested_device,
+            weights_dir=self._manager.weights_dir,
             existing=self.existing_combo.currentData(),
         )
         return BatchRequest(
@@ -316,7 +299,27 @@ class BatchDialog(QDialog):
         self.cancel_button.setEnabled(running)
 
     # ----- worker signals -----------------------------------------------------------------------
-    @Slot(object)
+    def _on_partial(self, job_id: int, message: object) -> None:
+        if job_id != self._job_id:
+            return
+        kind, payload = message  # type: ignore[misc]
+        if kind == "planned":
+            self._on_planned(payload)
+        else:
+            self._on_processed(payload)
+
+    def _on_finished(self, job_id: int, error: object) -> None:
+        if job_id == self._job_id:
+            self._on_run_ended(str(error or ""))
+
+    def _on_failed(self, job_id: int, message: str) -> None:
+        if job_id == self._job_id:
+            self._on_run_ended(message)
+
+    def _on_cancelled(self, job_id: int) -> None:
+        if job_id == self._job_id:
+            self._on_run_ended("")
+
     def _on_planned(self, items: list[BatchItem]) -> None:
         self.progress_bar.setRange(0, max(1, len(items)))
         self.progress_bar.setValue(0)
@@ -329,7 +332,6 @@ class BatchDialog(QDialog):
         else:
             self.status_label.setText(f"{len(items)} photo(s) to process.")
 
-    @Slot(object)
     def _on_processed(self, outcome: FileOutcome) -> None:
         row = self._rows.get(outcome.index)
         if row is None:
@@ -346,28 +348,24 @@ class BatchDialog(QDialog):
         self.eta_label.setText(self._eta_text())
         self.status_label.setText(self._counts_text())
 
-    @Slot(str)
-    def _on_worker_finished(self, error: str) -> None:
+    def _on_run_ended(self, error: str) -> None:
         if error:
             self.status_label.setText(error)
         else:
-            cancelled = self._counts.get(CANCELLED, 0)
+            cancelled = self._manager_cancelled()
             self.status_label.setText(self._counts_text() + (" Cancelled." if cancelled else " Finished."))
         self.eta_label.setText("")
         if self.progress_bar.maximum() == 0:
             self.progress_bar.setRange(0, 1)
-        if self._thread is not None:
-            self._thread.quit()
+        self._end_run()
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        if self._thread is None:
+    def _manager_cancelled(self) -> bool:
+        return not self.cancel_button.isEnabled() and self.is_running()
+
+    def _end_run(self) -> None:
+        if self._job_id is None:
             return
-        self._thread.deleteLater()
-        if self._worker is not None:
-            self._worker.deleteLater()
-        self._thread = None
-        self._worker = None
+        self._job_id = None
         self._set_running(False)
         self.run_finished.emit(dict(self._counts))
 

@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self._generation = 0          # bumps when another photo is loaded: older job results are stale
         self._job_generation = -1
         self._job_command: tuple[int, object] = (-1, None)  # (job id, the undo step its early result made)
+        self._engine_job = -1  # the id of the editor's own latest engine job (the batch dialog submits others)
         self.last_error: str | None = None     # the latest one-line problem shown to the user
         self.batch_dialog: QWidget | None = None
 
@@ -549,8 +550,7 @@ class MainWindow(QMainWindow):
         except ImportError as error:
             QMessageBox.information(self, APP_NAME, f"Batch processing is not available: {error}")
             return
-        self.batch_dialog = BatchDialog(self, open_in_editor=lambda path: self.open_path(path),
-                                         device=self.manager.requested_device, weights_dir=self._weights_dir)
+        self.batch_dialog = BatchDialog(self.manager, self, open_in_editor=lambda path: self.open_path(path))
         self.batch_dialog.show()
 
     # ------------------------------------------------------------------ unsaved changes
@@ -664,6 +664,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Busy with {self.manager.current_title()}: wait or cancel it.", 5000)
             return None
         self._job_generation = self._generation
+        self._engine_job = job_id
         self.progress.setValue(0)
         self.progress.setFormat(f"{title}…")
         return job_id
@@ -683,12 +684,16 @@ class MainWindow(QMainWindow):
 
     def _on_job_partial(self, job_id: int, step: StepResult) -> None:
         """The fill exists: put it in the document as one undo step now; its figures follow."""
+        if job_id != self._engine_job:  # the batch dialog's run, on the same worker
+            return
         if self._job_generation != self._generation:
             self.statusBar().showMessage("A result for a photo that is no longer open was discarded.", 5000)
             return
         self._job_command = (job_id, self._apply_step(step))
 
     def _on_job_finished(self, job_id: int, step: StepResult) -> None:
+        if job_id != self._engine_job:
+            return
         if self._job_generation != self._generation:
             self.statusBar().showMessage("A result for a photo that is no longer open was discarded.", 5000)
             return
@@ -706,6 +711,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{title} done in {step.figures.ms / 1000.0:.1f} s", 8000)
 
     def _on_job_cancelled(self, job_id: int) -> None:
+        if job_id != self._engine_job:
+            return
         applied_id, command = self._job_command
         self._job_command = (-1, None)
         if applied_id != job_id or command is None:
@@ -734,7 +741,8 @@ class MainWindow(QMainWindow):
         return f"{self._step_title(step)} · {step.figures.summary()}"
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
-        self._error(message)
+        if job_id == self._engine_job:
+            self._error(message)
 
     def _refresh_figures(self) -> None:
         if not isValid(self.canvas):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signal, Slot
 
 
 logger = logging.getLogger(__name__)
@@ -44,10 +44,13 @@ class JobContext:
     def cancelled(self) -> bool:
         return self._cancel_flag.is_set()
 
-    def deliver(self, result: Any) -> None:
-        """Hand a result to the UI before the job ends (the fill, while its figures are still measured)."""
-        self.check()
-        self._worker.partial.emit(self._job_id, result)
+    def deliver(self, result: Any, even_if_cancelled: bool = False) -> None:
+        """Hand a result to the UI before the job ends (the fill, while its figures are still measured).
+        Normally a cancelled job delivers nothing more; `even_if_cancelled` is for what the UI must
+        still hear (a batch's per-photo outcomes, "cancelled" ones included)."""
+        if not even_if_cancelled:
+            self.check()
+        self._worker.partial.emit(self._job_id, (even_if_cancelled, result))
 
     def step(self, fraction: float, text: str) -> None:
         """Report progress (0..1) and stop here if the job was cancelled."""
@@ -84,9 +87,9 @@ class _Worker(QObject):
     def pipeline(self) -> Any:
         if self._pipeline is None:
             self.loading.emit(self._device or "auto")
-            import facestudio  # torch and the models load here, on the worker thread, once
+            from facestudio.api import load_pipeline  # torch and the models load here, on the worker thread, once
 
-            self._pipeline = facestudio.load_pipeline(device=self._device, weights_dir=self._weights_dir,
+            self._pipeline = load_pipeline(device=self._device, weights_dir=self._weights_dir,
                                                      detector=self._detector)
             self.loaded.emit(str(self._pipeline.device))
         return self._pipeline
@@ -173,6 +176,19 @@ class ModelManager(QObject):
         return self._worker._device
 
     @property
+    def weights_dir(self) -> Path | None:
+        """The weights folder the pipeline loads from (None: the default one)."""
+        return self._worker._weights_dir
+
+    def wait_idle(self, timeout_ms: int = 120_000) -> bool:
+        """Run the event loop until the current job has ended (its signals delivered); False on timeout."""
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        while self._current is not None and time.monotonic() < deadline:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.005)
+        return self._current is None
+
+    @property
     def requested_detector(self) -> str:
         """The face detector the pipeline is built with ("auto", "learned" or "haar")."""
         return self._worker._detector
@@ -215,8 +231,9 @@ class ModelManager(QObject):
         if job_id == self._current and not self._cancel_flag.is_set():
             self.progress.emit(job_id, fraction, text)
 
-    def _on_partial(self, job_id: int, result: object) -> None:
-        if job_id == self._current and not self._cancel_flag.is_set():
+    def _on_partial(self, job_id: int, message: object) -> None:
+        even_if_cancelled, result = message  # type: ignore[misc]
+        if job_id == self._current and (even_if_cancelled or not self._cancel_flag.is_set()):
             self.partial.emit(job_id, result)
 
     def _end(self, job_id: int) -> bool:

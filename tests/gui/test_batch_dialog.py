@@ -1,4 +1,4 @@
-"""The batch dialog drives the real engine on its own thread: a run to the end, cancel, close mid-run."""
+"""The batch dialog drives the real engine on the editor's worker: a run to the end, cancel, close mid-run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from facestudio.gui.batch_dialog import BatchDialog
+from facestudio.gui.worker import ModelManager
 
 RUN_TIMEOUT_MS = 180_000
 
@@ -20,12 +21,14 @@ RUN_TIMEOUT_MS = 180_000
 @pytest.fixture
 def dialog(qtbot, random_weights_dir):
     opened: list[Path] = []
-    widget = BatchDialog(open_in_editor=opened.append, device="cpu", weights_dir=random_weights_dir)
+    manager = ModelManager(device="cpu", weights_dir=random_weights_dir)
+    widget = BatchDialog(manager, open_in_editor=opened.append)
     widget.opened = opened
     qtbot.addWidget(widget)
     widget.show()
     yield widget
     widget.close()
+    manager.shutdown()
 
 
 def fill_in(dialog: BatchDialog, source: Path, output: Path, masks: Path | None = None, existing: str = "skip") -> None:
@@ -128,3 +131,28 @@ def test_closing_the_dialog_mid_run_stops_the_worker(qtbot, dialog, tmp_path, fa
     done = len(list(output.glob("*.mask.png")))
     assert done < 12 and len(list(output.glob("[0-9][0-9].png"))) == done
     assert not [path for path in output.rglob("*") if path.name.endswith(".tmp")]
+
+
+def test_the_editors_batch_dialog_runs_on_the_editors_worker_and_pipeline(qtbot, settings, random_weights_dir,
+                                                                          tmp_path, face_paths):
+    """One Pipeline per editor: the dialog's run loads nothing of its own, and the editor's engine actions
+    wait while it runs."""
+    from facestudio.gui.main_window import MainWindow
+
+    window = MainWindow(settings=settings, device="cpu", weights_dir=random_weights_dir)
+    qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
+    window.open_sample(ask=False)
+    window.open_batch()
+    batch = window.batch_dialog
+    assert batch._manager is window.manager
+    source, masks, output = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    masked_photos(source, masks, face_paths[0], count=2, size=(320, 240))
+    fill_in(batch, source, output, masks=masks)
+    with qtbot.waitSignal(batch.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        assert batch.start()
+        assert window.manager.is_busy() and window.auto_fix() is None  # one job at a time on the worker
+    assert finished.args[0] == {"done": 2}
+    loaded = window.manager._worker._pipeline
+    assert loaded is not None and str(loaded.weights_dir) == str(random_weights_dir)
+    assert window.document.undo_stack.count() == 0  # the batch's outcomes are not the editor's steps
+    batch.close()
