@@ -164,6 +164,7 @@ class Canvas(QGraphicsView):
 
     zoom_changed = Signal(float)
     cursor_moved = Signal(int, int)       # image pixel under the mouse (-1, -1 outside)
+    tool_message = Signal(str)            # a tool tells the user why a gesture did nothing
 
     def __init__(self, document: Document, brush: BrushSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)

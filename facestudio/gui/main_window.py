@@ -293,6 +293,7 @@ class MainWindow(QMainWindow):
         doc.faces_changed.connect(self._count_edit)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.canvas.cursor_moved.connect(self._show_pixel)
+        self.canvas.tool_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         layers = self.layers
         layers.mask_visible_changed.connect(self.show_mask_action.setChecked)
         self.show_mask_action.toggled.connect(layers.mask_visible.setChecked)

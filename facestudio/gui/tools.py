@@ -8,7 +8,7 @@ Right button or Alt inverts a mask tool (the brush erases, the rectangle subtrac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
@@ -51,6 +51,10 @@ class ToolHost(Protocol):
         """Index of the face box under `pos` and whether `pos` is on its resize corner."""
 
     def select_face_box(self, index: int | None) -> None: ...
+
+    @property
+    def tool_message(self) -> Any:
+        """A signal(str): why a gesture changed nothing, for the status bar."""
 
 
 def _as_tuple(pos: QPointF) -> tuple[float, float]:
@@ -225,7 +229,10 @@ class LassoTool(Tool):
         self._points.append(_as_tuple(pos))
         points = self._points
         self.cancel()
-        if len(points) < 3:
+        # A fast flick gives few motion events (maybe none): the outline is then a line that encloses
+        # nothing. Say so instead of dropping the gesture silently.
+        if _enclosed_area(points) < 1.0:
+            self.host.tool_message.emit("Lasso: the outline encloses nothing; drag around the area to mark it.")
             return
         pts = np.asarray(points)
         x0, y0 = np.floor(pts.min(axis=0)).astype(int)
@@ -239,6 +246,14 @@ class LassoTool(Tool):
         self._points = []
         _remove(self._preview)
         self._preview = None
+
+
+def _enclosed_area(points: list[tuple[float, float]]) -> float:
+    """Area (px²) of the closed outline through `points` (shoelace formula); 0 for fewer than 3 points."""
+    if len(points) < 3:
+        return 0.0
+    xs, ys = np.asarray(points, np.float64).T
+    return 0.5 * abs(float(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))))
 
 
 class FillTool(Tool):

@@ -203,3 +203,16 @@ def test_middle_button_and_space_drag_pan_without_painting(window):
     QTest.keyRelease(canvas, Qt.Key.Key_Space)
     assert bar.value() == start + 50
     assert not window.document.mask.any() and window.document.undo_stack.count() == 0
+
+
+def test_a_fast_lasso_flick_marks_its_triangle_or_says_why_it_marked_nothing(window):
+    """A fast drag gives few motion events: one move still closes a triangle; none (press, release) is a
+    line that encloses nothing, and the status bar says so instead of dropping the gesture silently."""
+    doc = window.document
+    window.select_tool("lasso")
+    drag(window.canvas, [(100, 100), (300, 120), (200, 300)])  # press, one move, release
+    assert doc.undo_stack.count() == 1 and doc.mask[170, 200] == 255
+    window.statusBar().clearMessage()
+    drag(window.canvas, [(320, 320), (420, 420)])  # press, release: no move event at all
+    assert doc.undo_stack.count() == 1
+    assert "encloses nothing" in window.statusBar().currentMessage()
