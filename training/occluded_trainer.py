@@ -36,8 +36,19 @@ class OccludedFacesTrainer(Trainer):
         cache = FaceCache(self.args.data)
         self.data_facts = cache.facts("train")
         clean_share = float(data.get("clean_share", self.default_clean_share))
+        # data.extra_kinds: kinds drawn more often (each listing adds one more share), e.g. eyewear,
+        # which real photos show far more often than one kind in two dozen.
+        extra = tuple(data.get("extra_kinds") or ())
+        kinds = None
+        if extra:
+            from training.occlusion import TRAIN_KINDS
+
+            unknown = sorted(set(extra) - set(TRAIN_KINDS))
+            if unknown:
+                raise SystemExit(f"data.extra_kinds: not training kinds: {', '.join(unknown)}")
+            kinds = TRAIN_KINDS + extra
         self.train_set = OccludedFaces(cache, "train", jitter=Jitter.from_config(data.get("jitter", {})),
-                                       clean_share=clean_share, seed=self.seed,
+                                       clean_share=clean_share, seed=self.seed, kinds=kinds,
                                        compression=PhotoCompression.from_config(data.get("compression")))
         model = self.prepare(self.make_model())
         self.models[self.name] = model
