@@ -14,6 +14,7 @@ step says why (`Figures.identity_note`) instead of showing a number.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import time
@@ -242,6 +243,8 @@ def _compare(identity: Any, pipeline: Any, a: np.ndarray, b: np.ndarray,
     it is FaceStudio's own torch model, safe on the worker thread)."""
     from facestudio.identity.isolated import shared_comparer
 
+    if not _encoder_fallback_reason and importlib.util.find_spec("deepface") is None:
+        _encoder_fallback_reason.append("DeepFace is not installed")  # no child process to start for nothing
     if not _encoder_fallback_reason:
         try:
             return shared_comparer("deepface").compare(a, b, should_stop)

@@ -6,6 +6,7 @@ directly, so the installed app can always check itself whatever the command line
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 
 SELFTEST_FLAG = "--selftest"
@@ -13,6 +14,8 @@ SELFTEST_FLAG = "--selftest"
 
 def main() -> int:
     """Dispatch the command line: the self-test, or the `facestudio` CLI."""
+    # A child process (the identity backend's) started by this executable runs its own code, not the CLI.
+    multiprocessing.freeze_support()
     arguments = sys.argv[1:]
     if arguments[:1] == [SELFTEST_FLAG]:
         from facestudio.selftest import main as selftest_main
