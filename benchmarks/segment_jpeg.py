@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from facestudio.models.checkpoint import load_checkpoint  # noqa: E402
+from facestudio.tensors import images_to_tensor  # noqa: E402
 from training.data import FaceCache, OccludedFaces, PhotoCompression  # noqa: E402
 
 QUALITIES = (None, 90, 75, 50)
@@ -29,7 +30,7 @@ QUALITIES = (None, 90, 75, 50)
 def mean_iou(segmenter: torch.nn.Module, dataset: OccludedFaces, count: int) -> float:
     """Mean IoU (threshold: logit > 0) over the first `count` occluded faces of `dataset`."""
     samples = [dataset[index] for index in range(min(count, len(dataset)))]
-    pixels = torch.stack([sample["occluded"] for sample in samples]).float() / 127.5 - 1.0
+    pixels = images_to_tensor(torch.stack([sample["occluded"] for sample in samples]), layout="NCHW")
     with torch.inference_mode():
         predicted = segmenter(pixels)[:, 0] > 0
     scores = []

@@ -136,9 +136,10 @@ def write_random_weights(folder: Path) -> Path:
 
 
 def to_tensor(crop: np.ndarray, device: str):
-    import torch
+    """One HxWx3 uint8 crop as Pipeline feeds it to a model: 1x3xHxW in [-1, 1] on `device`."""
+    from facestudio.tensors import images_to_tensor
 
-    return (torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 127.5 - 1.0).to(device)
+    return images_to_tensor(crop, device)
 
 
 def median_ms(step: Callable[[], object], repeats: int, device: str, inference: bool = False) -> float:

@@ -32,6 +32,7 @@ from facestudio.alignment import (
     similarity_scale,
     similarity_to_canonical,
 )
+# grow_mask is also the editor's Grow (the GUI reaches the engine only through this module): one growth for both.
 from facestudio.blend import CropFill, composite_fills, grow_mask
 from facestudio.classic import telea_inpaint
 from facestudio.devices import resolve_device
@@ -316,6 +317,8 @@ class Pipeline:
         known pixels: the compositor matches it to them) for each (face, crop, hole) job."""
         import torch
 
+        from facestudio.tensors import tensor_to_pixels
+
         missing = [(face, crop) for face, crop, _ in jobs if id(face) not in identities]
         if missing:
             fresh = self._embed_crops([
@@ -330,7 +333,7 @@ class Pipeline:
             holes = torch.from_numpy(np.stack([hole for _, _, hole in jobs]) > 0).to(self.device)
             holes = holes[:, None].to(pixels.dtype)
             predicted = generator(pixels * (1.0 - holes), holes, identity)
-            out = (predicted.float().clamp(-1.0, 1.0) + 1.0) * 127.5
+            out = tensor_to_pixels(predicted)
         return list(out.permute(0, 2, 3, 1).to("cpu").numpy())
 
     def _identity_similarity(self, before: np.ndarray, after: np.ndarray, faces: list[Face]) -> float:
@@ -341,10 +344,9 @@ class Pipeline:
 
     def _to_tensor(self, crops: list[np.ndarray]) -> torch.Tensor:
         """NCHW float32 in [-1, 1] on the pipeline's device from HxWx3 uint8 crops."""
-        import torch
+        from facestudio.tensors import images_to_tensor
 
-        batch = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).to(self.device)
-        return batch.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        return images_to_tensor(crops, self.device)
 
 
 def _default_grow_px(faces: list[Face]) -> int:

@@ -27,9 +27,10 @@ import torch.nn.functional as F
 
 from facestudio.alignment import BOX_RELATIVE_LANDMARKS, umeyama_similarity
 from facestudio.devices import resolve_device
-from facestudio.faces import Face
+from facestudio.face import Face
 from facestudio.models.checkpoint import load_checkpoint
 from facestudio.models.detector import HEATMAP, LANDMARKS, OFFSET, SIZE
+from facestudio.tensors import images_to_tensor
 
 WORKING_SIDE = 640  # longest side of the main pass (1280x960 -> 640x480: 48 px faces become 24 px)
 LARGE_FACE_SIDE = 256  # longest side of the pass for frame-filling faces
@@ -123,12 +124,6 @@ def letterbox(
     # The effective scale is per axis after rounding; the mean is exact to well under a pixel.
     effective = 0.5 * (new_w / width + new_h / height)
     return canvas, Letterbox(scale=effective, height=pad_h, width=pad_w)
-
-
-def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    """HxWx3 uint8 RGB images of one size -> Nx3xHxW float32 in [-1, 1]."""
-    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
-    return batch / 127.5 - 1.0
 
 
 # --------------------------------------------------------------------------------------------- decoding
@@ -295,7 +290,7 @@ class LearnedFaceDetector:
             padded = np.full((height, width, 3), PAD_VALUE, dtype=np.uint8)
             padded[: canvas.shape[0], : canvas.shape[1]] = canvas
             inputs.append(padded)
-        batch = to_tensor(inputs).to(self.device)
+        batch = images_to_tensor(inputs).to(self.device)
         if self.device.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
         else:

@@ -20,53 +20,11 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from facestudio.alignment import (
-    BOX_RELATIVE_LANDMARKS,
-    CANONICAL_LANDMARKS,
-    similarity_to_canonical,
-    warp_to_crop,
-)
-
-Box = tuple[int, int, int, int]  # x, y, width, height in photo pixels
+from facestudio.alignment import CANONICAL_LANDMARKS, similarity_to_canonical, warp_to_crop
+from facestudio.face import Box, Face, landmarks_from_box  # apart, so detection.py makes Faces without this module
 
 DETECTOR_CHOICES = ("auto", "learned", "haar")
 DETECTOR_WEIGHTS = "detector.pt"  # the learned detector's checkpoint, in the weights folder
-
-
-@dataclass(eq=False)
-class Face:
-    """One face in a photo: its box, five landmarks (see alignment.py), confidence and who found it.
-
-    `Face(box=(x, y, w, h))` is a face known only by its box (one a person drew): its landmarks are
-    then estimated from the box the way Haar faces get theirs (`landmarks_from_box`).
-    """
-
-    box: Box
-    landmarks: np.ndarray | None = None  # 5x2 float32, photo pixels
-    score: float = 1.0
-    source: str = "box"
-
-    def __post_init__(self) -> None:
-        self.box = tuple(int(round(float(value))) for value in self.box)  # type: ignore[assignment]
-        if len(self.box) != 4 or self.box[2] <= 0 or self.box[3] <= 0:
-            raise ValueError(f"a face box is (x, y, width, height) with a positive size, got {self.box}")
-        if self.landmarks is None:
-            self.landmarks = landmarks_from_box(self.box)
-        self.landmarks = np.asarray(self.landmarks, dtype=np.float32).reshape(5, 2)
-        self.score = float(self.score)
-
-    @property
-    def area(self) -> int:
-        return self.box[2] * self.box[3]
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain-Python view for JSON reports."""
-        return {
-            "box": list(self.box),
-            "landmarks": self.landmarks.round(2).tolist(),
-            "score": round(self.score, 4),
-            "source": self.source,
-        }
 
 
 @dataclass(eq=False)
@@ -176,12 +134,6 @@ def build_face_detector(choice: str, weights_dir: str | os.PathLike[str], device
     from facestudio.detection import LearnedFaceDetector
 
     return LearnedFaceDetector(Path(weights_dir) / DETECTOR_WEIGHTS, device)
-
-
-def landmarks_from_box(box: Box | np.ndarray) -> np.ndarray:
-    """Five landmarks (5x2 float32) estimated from a Haar-style box (x, y, w, h)."""
-    x, y, width, height = (float(value) for value in box)
-    return (BOX_RELATIVE_LANDMARKS * np.float32([width, height]) + np.float32([x, y])).astype(np.float32)
 
 
 def whole_image_face(image: np.ndarray) -> Face:

@@ -6,16 +6,16 @@ transparency composited on white. Pillow decodes; OpenCV is the fallback for for
 (e.g. float RGB TIFF, Radiance HDR). Failures raise `ImageReadError`, whose message is one line
 naming the file and the problem, fit to show a user as is.
 
-Writes are atomic (temporary file in the target folder, then `os.replace`), so an interrupted save
-never leaves a half-written photo, and they can refuse to overwrite a set of protected paths
-(the inputs of a batch).
+Writes are atomic (`facestudio.atomic.atomic_write`: temporary file in the target folder, then
+`os.replace`), so an interrupted save never leaves a half-written photo, and they can refuse to
+overwrite a set of protected paths (the inputs of a batch). `atomic_write` is also reachable from
+here because the editor (which may import only the engine's front doors) writes its autosave with it.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from facestudio.atomic import atomic_write
 
 # Pillow's decompression-bomb guard stops at ~89 MP, below some camera panoramas. Allow up to
 # 200 MP (about 600 MB as RGB) and refuse anything bigger with a clear message.
@@ -104,20 +106,10 @@ def write_image(
     elif image_format == "TIFF":
         options["compression"] = "tiff_adobe_deflate"
 
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            picture.save(stream, format=image_format, **options)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_UMASK)
-        os.replace(temporary, target)
+        atomic_write(target, lambda stream: picture.save(stream, format=image_format, **options))
     except OSError as error:
-        _remove_quietly(temporary)
         raise ImageWriteError(target, f"could not write: {error.strerror or error}") from error
-    except BaseException:
-        _remove_quietly(temporary)
-        raise
 
 
 def _decode(path: str | os.PathLike) -> np.ndarray:
@@ -270,19 +262,3 @@ def _same_file(first: Path, second: Path) -> bool:
     except OSError:
         pass
     return first.resolve() == second.resolve()
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()

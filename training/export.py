@@ -16,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from facestudio.models.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
-from training.loop import STATE_FILE, TRAINING_FORMAT, load_training_state
+from training.state import STATE_FILE, TRAINING_FORMAT, load_training_state
 
 
 def model_from_state(state: dict[str, Any], name: str | None = None) -> nn.Module:

@@ -21,9 +21,7 @@ implements `train_step(batch)` (one optimisation step, returns its losses) and `
 - `out/samples_<step>.png` at every validation;
 - `--export PATH`: the shipped checkpoint (facestudio.models.checkpoint format), see training.export.
 
-The training state file (`last.pt`) is a dict: {"format": "facestudio-training", "version": 1,
-"script", "config", "step", "epoch", "train_seconds", "models": {name: {"kind", "config",
-"state_dict"}}, "optimizers", "scalers", "rng", "metrics" (last validation), "data" (cache facts)}.
+The training state file (`last.pt`, `Trainer.training_state`) is described in training.state.
 """
 
 from __future__ import annotations
@@ -50,10 +48,11 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-TRAINING_FORMAT = "facestudio-training"
-TRAINING_FORMAT_VERSION = 1
+from facestudio.tensors import images_to_tensor, tensor_to_uint8
+from training.export import export_state
+from training.state import STATE_FILE, TRAINING_FORMAT, TRAINING_FORMAT_VERSION, atomic_torch_save, load_training_state
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-STATE_FILE = "last.pt"
 LOG_FILE = "log.jsonl"
 PRINT_SECONDS = 30.0
 
@@ -271,9 +270,8 @@ def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
 
 
 def images_to_model(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
-    """uint8 Nx3xHxW (0..255) -> float Nx3xHxW in [-1, 1]."""
-    x = images.float() / 127.5 - 1.0
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    """uint8 Nx3xHxW (0..255, as the data loaders yield it) -> float Nx3xHxW in [-1, 1], the app's scaling."""
+    return images_to_tensor(images, layout="NCHW", memory_format=torch.channels_last if channels_last else None)
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -401,32 +399,15 @@ def save_image_grid(path: Path, rows: list[list[torch.Tensor]], cell: int = 128)
         for image in row:
             image = image.detach().float().cpu()
             if image.shape[0] == 1:
-                array = (image.clamp(0, 1) * 255).expand(3, -1, -1)
+                array = (image.clamp(0, 1) * 255).expand(3, -1, -1).round().byte()
             else:
-                array = (image.clamp(-1, 1) + 1) * 127.5
-            array = array.permute(1, 2, 0).round().byte().numpy()
+                array = tensor_to_uint8(image)
+            array = array.permute(1, 2, 0).numpy()
             cells.append(cv2.resize(array, (cell, cell), interpolation=cv2.INTER_AREA))
         lines.append(np.hstack(cells))
     grid = np.vstack(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-
-
-def atomic_torch_save(payload: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def load_training_state(path: Path) -> dict[str, Any]:
-    """Read a last.pt written by `Trainer` (our own file: full unpickling is acceptable)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # any unreadable file is one user-facing problem
-        raise SystemExit(f"{path}: cannot read training state: {' '.join(str(exc).split())[:200]}") from exc
-    if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
-        raise SystemExit(f"{path}: not a FaceStudio training state (no '{TRAINING_FORMAT}' header)")
-    return state
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -584,8 +565,6 @@ class Trainer:
         if self.processes.is_main:
             self.save()
             if self.args.export is not None:
-                from training.export import export_state
-
                 path = export_state(self.training_state(), self.args.export)
                 print(f"[{self.name}] exported {path}", flush=True)
             print(f"[{self.name}] stopped at step {self.step} after {time.monotonic() - started:.0f} s; "

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from facestudio.atomic import atomic_write
 from facestudio.models.checkpoint import CheckpointError, load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,9 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     manifest = build_manifest(args.weights, args.evaluation)
     target = args.weights / "MANIFEST.json"
-    temporary = target.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(temporary, target)
+    atomic_write(target, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
     print(f"wrote {target}: {', '.join(manifest['checkpoints'])}")
 
 

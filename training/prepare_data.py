@@ -29,6 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facestudio.atomic import atomic_write
+
 CROP_SIZE = 128
 CANONICAL_LANDMARKS = np.array(
     [[0.302, 0.301], [0.698, 0.301], [0.500, 0.505], [0.322, 0.691], [0.678, 0.691]], dtype=np.float64
@@ -358,9 +360,8 @@ def build_faces(
     meta["crop_size"] = np.array(size)
     meta["jpeg_quality"] = np.array(quality)
     meta["canonical_landmarks"] = CANONICAL_LANDMARKS.astype(np.float32)
-    tmp = out_dir / "meta.tmp.npz"
-    np.savez_compressed(tmp, **meta)
-    os.replace(tmp, out_dir / "meta.npz")  # readers never see a half-written meta.npz
+    # readers (and a resumed run) never see a half-written meta.npz
+    atomic_write(out_dir / "meta.npz", lambda stream: np.savez_compressed(stream, **meta))
     shutil.rmtree(parts_dir)
     return meta
 

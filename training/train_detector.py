@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from facestudio.detection import decode_maps, forward_with_mirror, non_max_suppression
 from facestudio.models.detector import HEATMAP, LANDMARKS, OFFSET, SIZE, FaceDetectorNet
+from facestudio.tensors import images_to_tensor
 from training.evaluate_detector import THRESHOLDS, choose_threshold, sweep
 from training.loop import ModelEma, Trainer, common_arguments, resolve_config, to_device
 from training.scenes import ClutterBank, FaceBank, Scene, SceneComposer, SceneConfig, load_occluder
@@ -96,9 +97,9 @@ class SceneStream(IterableDataset):
 
 
 def to_input(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """Batch of NxHxWx3 uint8 -> Nx3xHxW float in [-1, 1] on `device`."""
-    x = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
+    """Batch of NxHxWx3 uint8 (the scene loader's, pinned) -> Nx3xHxW float in [-1, 1] on `device`."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    return images_to_tensor(images, device, memory_format=memory_format, non_blocking=True)
 
 
 # --------------------------------------------------------------------------------------------- loss

@@ -20,7 +20,7 @@ RESULT_SUFFIX = ".png"
 MASK_SUFFIX = ".mask.png"
 USER_MASK_SUFFIX = ".png"
 
-# facestudio.imageio.write_image (and report writing) saves to ".<name>.<8 random chars>.tmp" in the
+# facestudio.atomic.atomic_write (photos, masks and reports) saves to ".<name>.<8 random chars>.tmp" in the
 # target folder, then renames. A run killed between the two leaves such a file behind.
 _TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from facestudio.api import default_weights_dir
+from facestudio.atomic import atomic_write
 from facestudio.batch.engine import BatchOptions, FileOutcome
 from facestudio.batch.plan import remove_stale_temporaries
 from facestudio.faces import detector_name
@@ -58,7 +57,7 @@ class RunReport:
         rows = [self._row(outcome) for outcome in outcomes]
         csv_path, json_path = self.paths
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(csv_path, _csv_text(rows))
+        atomic_write(csv_path, _csv_text(rows))
         run = {
             **self.settings,
             "started": _iso(self.started),
@@ -68,7 +67,7 @@ class RunReport:
             "counts": self.counts,
         }
         document = {"run": run, "files": [_json_row(outcome, row) for outcome, row in zip(outcomes, rows)]}
-        write_text_atomically(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        atomic_write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         remove_stale_temporaries((), extra_files=self.paths)  # what a killed run left half-written
         return csv_path, json_path
 
@@ -111,28 +110,6 @@ def run_settings(
         "existing": options.existing,
         "jobs": options.jobs,
     }
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to a temporary file beside `path`, then rename it over `path`.
-
-    The temporary name follows facestudio.imageio's (".<name>.<random>.tmp"), so the cleanup that
-    starts every run also removes a report a killed run left half-written.
-    """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.remove(temporary)
-        except OSError:
-            pass
-        raise
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facestudio.imageio import read_image, read_mask, write_image
+from facestudio.imageio import atomic_write, read_image, read_mask, write_image
 
 CACHE_ENV = "FACESTUDIO_CACHE"
 SESSION_FILE = "session.json"
@@ -74,9 +74,7 @@ class Autosave:
         write_image(self.folder / "mask.png", snapshot.mask)
         session = {"pid": os.getpid(), "path": snapshot.path, "name": snapshot.name, "faces": snapshot.faces,
                    "history": snapshot.history, "saved_at": snapshot.saved_at}
-        temporary = self.folder / f".{SESSION_FILE}.tmp"
-        temporary.write_text(json.dumps(session, indent=1), encoding="utf-8")
-        os.replace(temporary, self.folder / SESSION_FILE)
+        atomic_write(self.folder / SESSION_FILE, json.dumps(session, indent=1))
 
     def clear(self) -> None:
         """Nothing unsaved any more (saved, discarded or closed cleanly)."""

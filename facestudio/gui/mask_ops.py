@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facestudio.api import grow_mask
+
 Rect = tuple[int, int, int, int]
 EMPTY: Rect = (0, 0, 0, 0)
 
@@ -102,9 +104,12 @@ def invert(mask: np.ndarray) -> None:
 
 
 def grow(mask: np.ndarray, pixels: int) -> None:
-    """Dilate the hole by `pixels` (a disc), e.g. to cover an occluder's soft edge before inpainting."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
-    mask[...] = cv2.dilate(mask, kernel)
+    """Grow the hole by `pixels` (a disc), e.g. to cover an occluder's soft edge before inpainting.
+
+    The engine's own growth (`grow_mask`, what auto_fix applies), so Grow in the editor and the automatic
+    fix widen a hole alike; like the engine, it counts every nonzero pixel as hole and leaves 0 or 255.
+    """
+    mask[...] = grow_mask(mask, pixels)
 
 
 def shrink(mask: np.ndarray, pixels: int) -> None:

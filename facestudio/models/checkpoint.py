@@ -15,12 +15,13 @@ from __future__ import annotations
 import datetime
 import importlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from facestudio.atomic import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -109,17 +110,7 @@ def save_checkpoint(
         "metadata": _plain(full_metadata, "metadata"),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as tmp:
-            torch.save(payload, tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
 def load_checkpoint(

@@ -14,8 +14,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facestudio.atomic import atomic_write
 from training.evaluation.end_to_end import ALL, BUCKET_LABELS, RealCase, SheetCase
-from training.evaluation.report import _atomic_write, _header, _plain, _row, write_json
+from training.evaluation.report import _header, _plain, _row, write_json
 
 MEASURES = {  # key -> (column label, digits); identity is a share, shown in %
     "psnr_hole": ("hole PSNR dB", 2),
@@ -37,7 +38,7 @@ def write_report(summary: dict[str, Any], out: Path, figures: Sequence[str]) -> 
     """OUT/results.json (every number) and OUT/results.md (the tables)."""
     json_path = write_json(summary, out / "results.json")
     markdown_path = out / "results.md"
-    _atomic_write(markdown_path, markdown(_plain(summary), figures))
+    atomic_write(markdown_path, markdown(_plain(summary), figures))  # `out` exists: write_json made it
     return markdown_path, json_path
 
 

@@ -25,6 +25,7 @@ import torch
 
 from facestudio.api import Pipeline, load_pipeline
 from facestudio.models.checkpoint import CheckpointError
+from facestudio.tensors import images_to_tensor, tensor_to_uint8
 
 KINDS = ("segmenter", "encoder", "generator")
 
@@ -99,12 +100,11 @@ class TrainedModels:
             identity = torch.from_numpy(identities[start:stop]).to(pixels.device)
             known = pixels * (1.0 - holes)
             composite = generator(known, holes, identity) * holes + known
-            out = ((composite.clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
+            out = tensor_to_uint8(composite)
             filled.extend(out.permute(0, 2, 3, 1).to("cpu").numpy())
         # Outside the hole the input itself, bit for bit, as the app guarantees.
         return [np.where(mask[..., None] > 0, fill, image) for image, mask, fill in zip(images, masks, filled)]
 
     def _tensor(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
         """NCHW float32 in [-1, 1] on the pipeline's device."""
-        batch = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).to(self.pipeline.device)
-        return batch.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        return images_to_tensor(crops, self.pipeline.device)

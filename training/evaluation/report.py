@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from facestudio.atomic import atomic_write
 from training.evaluation.cases import ALL_KINDS, FREE_FORM_GROUPS, GROUPS, HELDOUT, bucket_label
 from training.evaluation.dlib_identity import SAME_PERSON_DISTANCE
 from training.evaluation.run import EvaluationResult
@@ -69,14 +68,14 @@ def build_summary(result: EvaluationResult, setup: dict[str, Any], notes: list[s
 
 def write_json(summary: dict[str, Any], path: Path) -> Path:
     """results.json: plain JSON (NaN written as null), floats rounded to 5 decimals."""
-    _atomic_write(path, json.dumps(_plain(summary), indent=1) + "\n")
-    return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, json.dumps(_plain(summary), indent=1) + "\n")
 
 
 def write_markdown(summary: dict[str, Any], path: Path, figures: list[str]) -> Path:
     """results.md: the tables, and links to the figures that were drawn."""
-    _atomic_write(path, markdown(summary, figures))
-    return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, markdown(summary, figures))
 
 
 def markdown(summary: dict[str, Any], figures: list[str]) -> str:
@@ -260,15 +259,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 5) if math.isfinite(value) else None
     return value
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
