@@ -112,6 +112,27 @@ def write_image(
         raise ImageWriteError(target, f"could not write: {error.strerror or error}") from error
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of the photo as `read_image` would return it (EXIF-upright), read from the
+    header without decoding the pixels where the format allows; raises ImageReadError."""
+    file = Path(path)
+    if not file.is_file():
+        raise ImageReadError(file, "no such file")
+    try:
+        with Image.open(file) as picture:
+            width, height = picture.size
+            try:
+                orientation = picture.getexif().get(0x0112, 1)
+            except Exception:  # noqa: BLE001 - a damaged EXIF block: read_image keeps the picture as stored
+                orientation = 1
+        return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    except UnidentifiedImageError:
+        pixels = _decode_with_opencv(file)
+        return pixels.shape[1], pixels.shape[0]
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageReadError(file, f"cannot read the image header ({error})") from None
+
+
 def _decode(path: str | os.PathLike) -> np.ndarray:
     """Decode a file to HxWxC uint8 (C = 1 gray, 3 RGB, 4 RGBA), upright; raises ImageReadError."""
     file = Path(path)

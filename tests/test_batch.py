@@ -499,3 +499,49 @@ def test_report_holds_identity_distance_and_verdict_per_face(tmp_path, face_path
         for measured, verdict in zip(entry["identity"], row["identity_verdict"].split(";")):
             assert measured["backend"] in identity.BACKENDS and measured["distance"] >= 0
             assert verdict == ("same" if measured["distance"] <= measured["threshold"] else "different")
+
+
+def test_a_file_name_that_is_not_utf8_gets_a_printable_report_row_and_its_bytes(tmp_path, face_paths, capsys):
+    """`b\\xff.jpg` crashed the report (and every --resume of the folder): now its row shows the name with
+    an escape, report.json keeps the exact bytes, and a resume skips it like any finished photo."""
+    import base64
+
+    source, output = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    odd = os.fsdecode(bytes(source) + b"/b\xff.jpg")
+    save_rgb(Path(odd), read_image(face_paths[0]))
+    save_rgb(source / "good.jpg", read_image(face_paths[1]))
+    assert main(batch_command(source, output, "--method", "telea", "--no-identity")) == 0
+    with open(output / "report.csv", newline="", encoding="utf-8") as stream:
+        rows = {row["file"]: row for row in csv.DictReader(stream)}
+    assert set(rows) == {"b\\xff.jpg", "good.jpg"} and rows["b\\xff.jpg"]["status"] == DONE
+    files = {entry["file"]: entry for entry in json.loads((output / "report.json").read_text("utf-8"))["files"]}
+    assert os.fsdecode(base64.b64decode(files["b\\xff.jpg"]["source_bytes_base64"])) == odd  # round-trips
+    assert "source_bytes_base64" not in files["good.jpg"]
+    assert main(batch_command(source, output, "--method", "telea", "--no-identity", "--resume")) == 0
+    with open(output / "report.csv", newline="", encoding="utf-8") as stream:
+        assert {row["status"] for row in csv.DictReader(stream)} == {SKIPPED}
+
+
+def test_batch_of_a_file_says_it_is_a_file(tmp_path, face_paths, capsys):
+    photo = save_rgb(tmp_path / "one.jpg", read_image(face_paths[0]))
+    assert main(batch_command(photo, tmp_path / "out")) != 0
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("is a file, not a folder (batch takes a folder; for one photo use 'facestudio fix one.jpg -o OUTDIR')")
+    assert "\n" not in error
+
+
+def test_resume_redoes_an_output_that_is_cut_short_or_of_another_size(tmp_path, face_paths):
+    source, output = tmp_path / "in", tmp_path / "out"
+    for index in range(3):
+        save_rgb(source / f"p{index}.jpg", read_image(face_paths[index]))
+    assert main(batch_command(source, output, "--method", "telea", "--no-identity")) == 0
+    result = output / "p0.png"
+    result.write_bytes(result.read_bytes()[: result.stat().st_size // 2])  # a truncated PNG
+    save_rgb(output / "p1.png", np.zeros((7, 9, 3), np.uint8))  # whole, but not this photo's result
+    assert main(batch_command(source, output, "--method", "telea", "--no-identity", "--resume")) == 0
+    with open(output / "report.csv", newline="") as stream:
+        status = {row["file"]: row["status"] for row in csv.DictReader(stream)}
+    assert status == {"p0.jpg": DONE, "p1.jpg": DONE, "p2.jpg": SKIPPED}
+    for index in range(2):
+        assert read_image(output / f"p{index}.png").shape == read_image(source / f"p{index}.jpg").shape

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from facestudio.imageio import ImageReadError, image_size, read_image, read_mask
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 RESULT_SUFFIX = ".png"
 MASK_SUFFIX = ".mask.png"
@@ -50,8 +52,17 @@ class BatchItem:
         return (self.result_path, self.mask_path)
 
     def outputs_complete(self) -> bool:
-        """True when both outputs exist and are non-empty (writes are atomic, so they are whole)."""
-        return all(_non_empty_file(path) for path in self.outputs)
+        """True when both outputs decode and have the input photo's size. Writes are atomic, but a file
+        can still be cut short by a full disk or a copy, or be another photo: those are done again."""
+        if not all(_non_empty_file(path) for path in self.outputs):
+            return False
+        try:
+            size = image_size(self.source)
+            result = read_image(self.result_path)
+            mask = read_mask(self.mask_path)
+        except ImageReadError:
+            return False
+        return (result.shape[1], result.shape[0]) == size and mask.shape == result.shape[:2]
 
     def any_output_exists(self) -> bool:
         return any(path.exists() for path in self.outputs)
@@ -72,6 +83,9 @@ def plan_folder(
     inside the input tree (so a second run never reads the first run's results as photos).
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
+    if input_dir.is_file():
+        raise PlanError(f"{input_dir}: is a file, not a folder (batch takes a folder; for one photo use "
+                        f"'facestudio fix {input_dir.name} -o OUTDIR')")
     if not input_dir.is_dir():
         raise PlanError(f"{input_dir}: no such folder")
     if masks_dir is not None and not Path(masks_dir).is_dir():

@@ -8,9 +8,11 @@ identity module ran, identity_distance / identity_verdict (one value per face, "
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -54,7 +56,7 @@ class RunReport:
     def write(self) -> tuple[Path, Path]:
         """Write report.csv and report.json atomically; returns their paths."""
         outcomes = sorted(self.outcomes, key=lambda outcome: outcome.index)
-        rows = [self._row(outcome) for outcome in outcomes]
+        rows = [_printable(self._row(outcome)) for outcome in outcomes]
         csv_path, json_path = self.paths
         self.output_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(csv_path, _csv_text(rows))
@@ -66,7 +68,7 @@ class RunReport:
             "cancelled": self.cancelled,
             "counts": self.counts,
         }
-        document = {"run": run, "files": [_json_row(outcome, row) for outcome, row in zip(outcomes, rows)]}
+        document = _printable({"run": run, "files": [_json_row(outcome, row) for outcome, row in zip(outcomes, rows)]})
         atomic_write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         remove_stale_temporaries((), extra_files=self.paths)  # what a killed run left half-written
         return csv_path, json_path
@@ -123,9 +125,24 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _printable(value: Any) -> Any:
+    """`value` with every string made printable UTF-8: a file name that is not valid UTF-8 (Python keeps
+    its bytes as surrogates) is shown with \\xNN escapes instead of breaking the report."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(item) for item in value]
+    return value
+
+
 def _json_row(outcome: FileOutcome, row: dict[str, Any]) -> dict[str, Any]:
     entry = {key: row[key] for key in _BASE_COLUMNS}
     entry["source"] = str(outcome.item.source)
+    raw = os.fsencode(outcome.item.source)
+    if _printable(entry["source"]) != entry["source"]:  # the exact bytes of a name that is not UTF-8
+        entry["source_bytes_base64"] = base64.b64encode(raw).decode("ascii")
     entry["figures"] = dict(outcome.figures)
     if outcome.identity:
         entry["identity"] = [
