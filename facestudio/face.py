@@ -30,7 +30,10 @@ class Face:
     source: str = "box"
 
     def __post_init__(self) -> None:
-        self.box = tuple(int(round(float(value))) for value in self.box)  # type: ignore[assignment]
+        values = [float(value) for value in self.box]
+        if not all(np.isfinite(values)):
+            raise ValueError(f"a face box is (x, y, width, height) in finite numbers, got {tuple(values)}")
+        self.box = tuple(int(round(value)) for value in values)  # type: ignore[assignment]
         if len(self.box) != 4 or self.box[2] <= 0 or self.box[3] <= 0:
             raise ValueError(f"a face box is (x, y, width, height) with a positive size, got {self.box}")
         if self.landmarks is None:

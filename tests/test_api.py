@@ -222,7 +222,7 @@ def test_missing_or_bad_detector_checkpoint_names_the_file(tmp_path: Path, blind
     (tmp_path / "detector.pt").write_bytes(data[: len(data) // 2])
     truncated = load_pipeline("cpu", tmp_path)  # "auto" takes the file that is there, loaded on first use
     assert truncated.detector_name == "learned"
-    with pytest.raises(CheckpointError, match="detector.pt: cannot read checkpoint") as raised:
+    with pytest.raises(CheckpointError, match="detector.pt: not a FaceStudio checkpoint") as raised:
         truncated.auto_fix(scene, method="telea")
     assert "\n" not in str(raised.value)
     (tmp_path / "detector.pt").write_bytes((blind_weights_dir / "segmenter.pt").read_bytes())

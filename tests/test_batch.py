@@ -545,3 +545,15 @@ def test_resume_redoes_an_output_that_is_cut_short_or_of_another_size(tmp_path, 
     assert status == {"p0.jpg": DONE, "p1.jpg": DONE, "p2.jpg": SKIPPED}
     for index in range(2):
         assert read_image(output / f"p{index}.png").shape == read_image(source / f"p{index}.jpg").shape
+
+
+def test_a_photo_one_pixel_high_is_one_clean_line_and_a_row(tmp_path, face_paths, capsys):
+    source, output = tmp_path / "in", tmp_path / "out"
+    save_rgb(source / "line.png", np.full((1, 300, 3), 128, np.uint8))
+    save_rgb(source / "good.jpg", read_image(face_paths[0]))
+    assert main(batch_command(source, output)) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert f"{source / 'line.png'}: image is too small (300x1 px)" in errors
+    report = json.loads((output / "report.json").read_text())
+    row = {entry["file"]: entry for entry in report["files"]}["line.png"]
+    assert row["status"] == FAILED and row["reason"] == "image is too small (300x1 px)" and "traceback" not in row

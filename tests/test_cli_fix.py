@@ -146,4 +146,4 @@ def test_fix_with_the_learned_detector_and_a_bad_detector_file_is_one_line(tmp_p
     assert code == 2
     error = capsys.readouterr().err
     assert error.startswith("facestudio fix: could not load the models: ")
-    assert f"{weights / 'detector.pt'}: cannot read checkpoint" in error and len(error.splitlines()) == 1
+    assert f"{weights / 'detector.pt'}: not a FaceStudio checkpoint (truncated, corrupt or another kind of file)" in error and len(error.splitlines()) == 1

@@ -138,6 +138,6 @@ def test_a_bad_learned_detector_file_is_a_one_line_checkpoint_error(tmp_path: Pa
     from facestudio.models.checkpoint import CheckpointError
 
     (tmp_path / "detector.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=f"{tmp_path / 'detector.pt'}: cannot read checkpoint") as raised:
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'detector.pt'}: not a FaceStudio checkpoint") as raised:
         build_face_detector("auto", tmp_path)
     assert "\n" not in str(raised.value)

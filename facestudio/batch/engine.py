@@ -270,6 +270,8 @@ class BatchJob:
                 identity, note = steps.measure_identity(self.pipeline, image, step.image, step.faces)
         except NoFaceError:
             return FileOutcome(index, item, FAILED, NO_FACE_REASON, faces=0, read_ms=loaded.read_ms)
+        except ValueError as error:  # the engine's checks of its input (a photo 1 px high, a mask of the wrong size)
+            return FileOutcome(index, item, FAILED, _one_line(error), read_ms=loaded.read_ms)
         except Exception as error:  # one photo's failure must not end the run
             return _failure(index, item, error, f"{image.shape[1]}x{image.shape[0]} px", read_ms=loaded.read_ms)
         ms = (time.perf_counter() - started) * 1000.0

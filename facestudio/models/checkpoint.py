@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ import torch
 from torch import nn
 
 from facestudio.atomic import atomic_write
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -128,11 +132,14 @@ def load_checkpoint(
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # PyTorch warns before failing; the one line below says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # the unpickler fails on damaged bytes with many exception types
+        # PyTorch's own text advises weights_only=False, i.e. running whatever the file holds: never.
+        logger.info("%s: torch.load failed: %s", path, _one_line(exc))
         raise CheckpointError(
-            f"{path}: cannot read checkpoint (truncated or corrupt file): {_one_line(exc)}"
-        ) from exc
+            f"{path}: not a FaceStudio checkpoint (truncated, corrupt or another kind of file)") from exc
 
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a FaceStudio checkpoint (no '{CHECKPOINT_FORMAT}' header)")
