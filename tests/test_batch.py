@@ -434,7 +434,7 @@ def test_existing_outputs_stop_by_default_and_resume_or_overwrite_on_request(tmp
     assert "already exists" in capsys.readouterr().err and tree_hashes(output) == first
 
     assert main(batch_command(source, output, "--resume", *weights)) == 0
-    assert json.loads((output / "report.json").read_text())["run"]["counts"] == {SKIPPED: 2}
+    assert json.loads((output / "report.json").read_text())["run"]["counts"] == {DONE: 2}  # from the journal
 
     assert main(batch_command(source, output, "--existing", "overwrite", *weights)) == 0
     assert json.loads((output / "report.json").read_text())["run"]["counts"] == {DONE: 2}
@@ -477,9 +477,53 @@ def test_sigkill_mid_run_then_resume_finishes_with_no_partial_or_temporary_files
     assert sorted(path.name for path in output.glob("[0-9][0-9].png")) == [f"{i:02d}.png" for i in range(count)]
     assert len(list(output.glob("*.mask.png"))) == count
     assert temporaries(output) == [keep]
-    counts = json.loads((output / "report.json").read_text())["run"]["counts"]
-    assert counts[SKIPPED] == len(finished_before) and counts[SKIPPED] + counts[DONE] == count
+    report = json.loads((output / "report.json").read_text())
+    counts = report["run"]["counts"]
+    # the killed run's photos come back from its journal with their figures; at most the photos being
+    # written at the kill (written, not yet journaled) stay "skipped" without figures
+    assert counts.get(DONE, 0) + counts.get(SKIPPED, 0) == count and counts.get(SKIPPED, 0) <= 2
+    assert report["run"]["state"] == "finished"
+    assert all(entry["ms"] for entry in report["files"] if entry["status"] == DONE)
     assert tree_hashes(source) == inputs_before
+
+
+def test_sigterm_stops_like_ctrl_c_with_a_report_then_resume_has_every_row_with_its_figures(
+        tmp_path, face, random_weights_dir):
+    """What `timeout`, systemd and `docker stop` send: the run finishes the photo being written, writes
+    a report that says it was terminated and lists every input, and exits 143; --resume then reports
+    every photo as done, with its figures (those of the first run from its journal)."""
+    source, masks, output = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    hole = np.zeros((600, 800), np.uint8)
+    hole[300:400, 300:450] = 255
+    photo = np.asarray(Image.fromarray(face).resize((800, 600)))
+    count = 16
+    for index in range(count):
+        save_rgb(source / f"{index:02d}.jpg", np.roll(photo, index * 7, axis=1), quality=90)
+        save_rgb(masks / f"{index:02d}.png", hole)
+    arguments = batch_command(source, output, "--masks", masks, "--jobs", "2", "--weights", random_weights_dir)
+    process = subprocess.Popen([sys.executable, "-m", "facestudio", *arguments], cwd=REPO_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(list(output.glob("*.mask.png"))) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+    assert process.returncode == 143, process.stderr.read().decode()[-2000:]
+    report = json.loads((output / "report.json").read_text())
+    assert report["run"]["state"] == "terminated" and len(report["files"]) == count
+    statuses = {entry["file"]: entry["status"] for entry in report["files"]}
+    assert set(statuses) == {f"{i:02d}.jpg" for i in range(count)} and set(statuses.values()) <= {DONE, CANCELLED}
+    assert 0 < list(statuses.values()).count(DONE) < count
+    for name, status in statuses.items():  # "done" means both outputs are there and whole
+        if status == DONE:
+            assert read_image(output / name.replace(".jpg", ".png")).shape[:2] == (600, 800)
+
+    assert main(batch_command(source, output, "--masks", masks, "--resume", "--weights", random_weights_dir)) == 0
+    resumed = json.loads((output / "report.json").read_text())
+    assert resumed["run"]["state"] == "finished"
+    assert sorted(entry["file"] for entry in resumed["files"]) == sorted(statuses)
+    assert {entry["status"] for entry in resumed["files"]} == {DONE}
+    assert all(entry["ms"] for entry in resumed["files"])  # each with its figures
 
 
 def test_report_holds_identity_distance_and_verdict_per_face(tmp_path, face_paths, random_weights_dir):
@@ -520,7 +564,9 @@ def test_a_file_name_that_is_not_utf8_gets_a_printable_report_row_and_its_bytes(
     assert "source_bytes_base64" not in files["good.jpg"]
     assert main(batch_command(source, output, "--method", "telea", "--no-identity", "--resume")) == 0
     with open(output / "report.csv", newline="", encoding="utf-8") as stream:
-        assert {row["status"] for row in csv.DictReader(stream)} == {SKIPPED}
+        resumed = list(csv.DictReader(stream))  # finished before: their rows and figures, from the journal
+    assert {row["status"] for row in resumed} == {DONE}
+    assert {row["reason"] for row in resumed} == {"done in an earlier run"} and all(row["ms"] for row in resumed)
 
 
 def test_batch_of_a_file_says_it_is_a_file(tmp_path, face_paths, capsys):
@@ -542,7 +588,7 @@ def test_resume_redoes_an_output_that_is_cut_short_or_of_another_size(tmp_path, 
     assert main(batch_command(source, output, "--method", "telea", "--no-identity", "--resume")) == 0
     with open(output / "report.csv", newline="") as stream:
         status = {row["file"]: row["status"] for row in csv.DictReader(stream)}
-    assert status == {"p0.jpg": DONE, "p1.jpg": DONE, "p2.jpg": SKIPPED}
+    assert status == {"p0.jpg": DONE, "p1.jpg": DONE, "p2.jpg": DONE}  # p2 from the journal, the others redone
     for index in range(2):
         assert read_image(output / f"p{index}.png").shape == read_image(source / f"p{index}.jpg").shape
 

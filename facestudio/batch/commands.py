@@ -9,6 +9,8 @@ tracebacks are kept for bugs (report.json).
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -29,10 +31,14 @@ from facestudio.batch.plan import BatchItem, PlanError, plan_files, plan_folder
 from facestudio.batch.report import RunReport, run_settings
 from facestudio.faces import DETECTOR_CHOICES
 
+logger = logging.getLogger(__name__)
+
 EXIT_OK = 0
 EXIT_FAILED_FILES = 1
 EXIT_CANNOT_START = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
+INTERRUPTED, TERMINATED = "interrupted", "terminated"
 
 
 def add_fix_arguments(parser: argparse.ArgumentParser) -> None:
@@ -129,15 +135,21 @@ def run_batch(args: argparse.Namespace) -> int:
     report = RunReport(
         args.output_dir, run_settings(args.input_dir, args.output_dir, args.recursive, args.masks, options)
     )
+    stop = _StopRequest()
+    previous = stop.install() if _main_thread() else {}
     try:
-        interrupted = _run_with_progress(job, report)
+        interrupted = _run_with_progress(job, report, stop)
     except OutputsExistError as error:
         return _cannot_start("batch", f"{error}; use --resume to skip finished photos or --existing overwrite")
     except BatchError as error:
         return _cannot_start("batch", error)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if interrupted:
         report.cancelled = True
         _add_unreported(report, items, "run interrupted")
+    report.state = interrupted or "finished"
     try:
         csv_path, _ = report.write()
     except OSError as error:
@@ -151,15 +163,43 @@ def run_batch(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if interrupted:
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if interrupted == TERMINATED else EXIT_INTERRUPTED
     return EXIT_FAILED_FILES if counts.get(FAILED) else EXIT_OK
 
 
-def _run_with_progress(job: BatchJob, report: RunReport) -> bool:
-    """Run `job` into `report` behind a tqdm bar (shown on a terminal); True when Ctrl+C stopped it."""
+class _StopRequest:
+    """Ctrl+C (SIGINT) and SIGTERM (what `timeout`, systemd and `docker stop` send) ask the run to stop:
+    the photo on the model is finished or dropped, the writes under way complete and are reported, and
+    the report is written. A second signal stops at once (KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+
+    def install(self) -> dict[int, object]:
+        return {signum: signal.signal(signum, self._handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.reason:
+            raise KeyboardInterrupt
+        self.reason = TERMINATED if signum == signal.SIGTERM else INTERRUPTED
+
+    def __call__(self) -> bool:
+        return bool(self.reason)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _run_with_progress(job: BatchJob, report: RunReport, stop: _StopRequest | None = None) -> str:
+    """Run `job` into `report` behind a tqdm bar (shown on a terminal), the report rewritten every few
+    seconds; "" when it ran to the end, INTERRUPTED (Ctrl+C) or TERMINATED (SIGTERM) when stopped."""
     from tqdm import tqdm
 
-    outcomes = job.run()
+    stop = stop or _StopRequest()
+    outcomes = job.run(stop)
     with tqdm(total=job.total, unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True) as progress:
         try:
             for outcome in outcomes:
@@ -167,17 +207,27 @@ def _run_with_progress(job: BatchJob, report: RunReport) -> bool:
                 progress.update(1)
                 if outcome.status == FAILED:
                     progress.write(outcome.line, file=sys.stderr)
+                try:
+                    report.write_if_due()
+                except OSError as error:
+                    logger.warning("could not rewrite the report: %s", error)
         except KeyboardInterrupt:
-            return True
+            return stop.reason or INTERRUPTED
         finally:
-            outcomes.close()
-    return False
+            outcomes.close()  # waits for the writes under way: every output on disk is whole
+    return stop.reason
 
 
 def _add_unreported(report: RunReport, items: list[BatchItem], reason: str) -> None:
+    """Rows for the photos the stopped run did not report: done when both outputs were written whole
+    before the stop (the writes under way are finished on the way out), else cancelled."""
     reported = {outcome.index for outcome in report.outcomes}
     for index, item in enumerate(items):
-        if index not in reported:
+        if index in reported:
+            continue
+        if item.problem is None and item.outputs_complete():
+            report.add(FileOutcome(index, item, DONE, "written as the run was stopped"))
+        else:
             report.add(FileOutcome(index, item, CANCELLED, reason))
 
 

@@ -12,6 +12,7 @@ import base64
 import csv
 import io
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -21,12 +22,15 @@ from typing import Any
 
 from facestudio.api import default_weights_dir
 from facestudio.atomic import atomic_write
-from facestudio.batch.engine import BatchOptions, FileOutcome
+from facestudio.batch.engine import CANCELLED, DONE, SKIPPED, BatchOptions, FileOutcome
 from facestudio.batch.plan import remove_stale_temporaries
 from facestudio.faces import detector_name
 
+logger = logging.getLogger(__name__)
+
 REPORT_CSV = "report.csv"
 REPORT_JSON = "report.json"
+JOURNAL = "journal.jsonl"  # one JSON line per finished photo, appended and synced as it finishes
 
 _IDENTITY_COLUMNS = ("identity_distance", "identity_verdict")
 _BASE_COLUMNS = ("file", "status", "reason", "faces", "mask_percent", "ms", "read_ms", "write_ms", "result", "mask")
@@ -41,9 +45,35 @@ class RunReport:
         self.outcomes: list[FileOutcome] = []
         self.started = time.time()
         self.cancelled = False
+        # Until the run ends, any report written (periodically, or the last one a kill left) says so.
+        self.state = "interrupted"
+        self.journal_path = self.output_dir / JOURNAL
+        self.earlier = _read_journal(self.journal_path)  # printable file name -> its latest journal record
+        self._written_at = 0.0
 
     def add(self, outcome: FileOutcome) -> None:
+        """Record an outcome; a photo's own result (not a skip) also goes to the journal at once, appended
+        and synced, so a killed run loses no figure."""
         self.outcomes.append(outcome)
+        if outcome.status in (SKIPPED, CANCELLED):
+            return
+        row = _printable(self._row(outcome))
+        record = {"row": row, "entry": _printable(_json_row(outcome, row))}
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.journal_path, "a", encoding="utf-8") as journal:
+                journal.write(json.dumps(record, ensure_ascii=False) + "\n")
+                journal.flush()
+                os.fsync(journal.fileno())
+        except OSError as error:  # the run goes on; the final report still has the row
+            logger.warning("%s: could not append to the journal: %s", self.journal_path, error)
+        self.earlier[row["file"]] = record
+
+    def write_if_due(self, every_s: float = 5.0) -> None:
+        """Rewrite the report if the last write is `every_s` old: a run killed now leaves a report that
+        lists what was done and says the run was interrupted."""
+        if time.monotonic() - self._written_at >= every_s:
+            self.write()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -56,21 +86,35 @@ class RunReport:
     def write(self) -> tuple[Path, Path]:
         """Write report.csv and report.json atomically; returns their paths."""
         outcomes = sorted(self.outcomes, key=lambda outcome: outcome.index)
-        rows = [_printable(self._row(outcome)) for outcome in outcomes]
+        rows, entries = [], []
+        for outcome in outcomes:
+            row = _printable(self._row(outcome))
+            earlier = self.earlier.get(row["file"]) if outcome.status == SKIPPED else None
+            if earlier is not None and earlier["row"].get("status") == DONE:
+                # finished by an earlier run (resumed): its row, with its figures, from the journal
+                row = {**earlier["row"], "reason": "done in an earlier run"}
+                entry = {**earlier["entry"], "reason": row["reason"]}
+            else:
+                entry = _printable(_json_row(outcome, row))
+            rows.append(row)
+            entries.append(entry)
         csv_path, json_path = self.paths
         self.output_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(csv_path, _csv_text(rows))
+        counts = dict(Counter(row["status"] for row in rows))
         run = {
             **self.settings,
             "started": _iso(self.started),
             "finished": _iso(time.time()),
             "seconds": round(time.time() - self.started, 3),
+            "state": self.state,
             "cancelled": self.cancelled,
-            "counts": self.counts,
+            "counts": counts,
         }
-        document = _printable({"run": run, "files": [_json_row(outcome, row) for outcome, row in zip(outcomes, rows)]})
+        document = _printable({"run": run, "files": entries})
         atomic_write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         remove_stale_temporaries((), extra_files=self.paths)  # what a killed run left half-written
+        self._written_at = time.monotonic()
         return csv_path, json_path
 
     def _row(self, outcome: FileOutcome) -> dict[str, Any]:
@@ -123,6 +167,22 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({key: "" if value is None else value for key, value in row.items()})
     return buffer.getvalue()
+
+
+def _read_journal(path: Path) -> dict[str, dict[str, Any]]:
+    """The latest record per file of an earlier run's journal (a line cut short by a kill is skipped)."""
+    records: dict[str, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return records
+    for line in lines:
+        try:
+            record = json.loads(line)
+            records[str(record["row"]["file"])] = record
+        except (ValueError, KeyError, TypeError):
+            continue
+    return records
 
 
 def _printable(value: Any) -> Any:
