@@ -603,3 +603,25 @@ def test_a_photo_one_pixel_high_is_one_clean_line_and_a_row(tmp_path, face_paths
     report = json.loads((output / "report.json").read_text())
     row = {entry["file"]: entry for entry in report["files"]}["line.png"]
     assert row["status"] == FAILED and row["reason"] == "image is too small (300x1 px)" and "traceback" not in row
+
+
+def test_a_pixel_budget_holds_big_photos_one_at_a_time(tmp_path, face, pipeline):
+    """Memory follows pixels: with a budget of 1.5 photos, a --jobs 2 run never holds two decoded photos
+    at once (reads ahead wait); with room, it reads ahead as before. Outputs are the same."""
+    source, masks = tmp_path / "in", tmp_path / "masks"
+    photo = np.asarray(Image.fromarray(face).resize((800, 600)))
+    hole = np.zeros((600, 800), np.uint8)
+    hole[250:350, 300:500] = 255
+    for index in range(6):
+        save_rgb(source / f"{index}.png", np.roll(photo, index * 5, axis=0))
+        save_rgb(masks / f"{index}.png", hole)
+    pixels = 800 * 600
+    peaks = {}
+    for name, budget in (("tight", int(1.5 * pixels)), ("roomy", 100 * pixels)):
+        items = plan_folder(source, tmp_path / name, masks_dir=masks)
+        job = BatchJob(items, BatchOptions(method="telea", existing="overwrite", identity=False, jobs=2,
+                                           max_pixels_in_flight=budget), pipeline=pipeline)
+        assert {outcome.status for outcome in job.run()} == {DONE}
+        peaks[name] = job.peak_pixels_in_flight
+    assert peaks["tight"] == pixels and peaks["roomy"] >= 2 * pixels
+    assert tree_hashes(tmp_path / "tight") == tree_hashes(tmp_path / "roomy")

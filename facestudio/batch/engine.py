@@ -15,6 +15,7 @@ whole files or none, and the next run removes the temporary files a killed run l
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections import deque
@@ -30,7 +31,7 @@ from facestudio import steps
 from facestudio.api import NoFaceError, load_pipeline
 from facestudio.batch.plan import BatchItem, remove_stale_temporaries
 from facestudio.faces import check_detector_choice
-from facestudio.imageio import ImageReadError, ImageWriteError, read_image, read_mask, write_image
+from facestudio.imageio import ImageReadError, ImageWriteError, image_size, read_image, read_mask, write_image
 from facestudio.steps import FaceIdentity
 
 METHODS = ("gan", "telea")
@@ -80,6 +81,10 @@ class BatchOptions:
     jobs: int = 2
     identity: bool = True
     detector: str = "auto"
+    # Decoded pixels the run may hold at once, beside the photo on the model (photos read ahead, results
+    # waiting to be written); None: a sixth of this machine's memory at 12 bytes a pixel. A photo larger
+    # than the budget is processed alone. Memory follows pixels, not file size: a 571 KB PNG can be 196 MP.
+    max_pixels_in_flight: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -215,16 +220,33 @@ class BatchJob:
         queue = deque(work)
         reads: deque[tuple[int, BatchItem, Future]] = deque()
         writes: deque[Future] = deque()
+        budget = self.options.max_pixels_in_flight or default_pixel_budget()
+        held: dict[int, int] = {}  # index -> decoded pixels of the photos read, on the model or being written
+        self.peak_pixels_in_flight = 0
 
         def prefetch() -> None:
             while queue and len(reads) < max(jobs, 1):
-                index, item = queue.popleft()
+                index, item = queue[0]
+                pixels = _pixels_of(item)
+                if held and sum(held.values()) + pixels > budget:
+                    return  # wait until a photo leaves memory (one over the budget runs alone)
+                queue.popleft()
+                held[index] = pixels
+                self.peak_pixels_in_flight = max(self.peak_pixels_in_flight, sum(held.values()))
                 reads.append((index, item, reader.submit(_read, index, item)))
+
+        def written(future: Future) -> FileOutcome:
+            outcome = future.result()
+            held.pop(outcome.index, None)
+            return outcome
 
         try:
             while not stop():
                 prefetch()
                 if not reads:
+                    if queue and writes:  # the next photo waits for memory: finish a write first
+                        yield written(writes.popleft())
+                        continue
                     break
                 index, item, pending = reads.popleft()
                 if jobs:
@@ -232,18 +254,20 @@ class BatchJob:
                 loaded = pending.result()
                 pending = None  # the future holds the decoded photo too
                 if isinstance(loaded, FileOutcome):
+                    held.pop(index, None)
                     yield loaded
                 else:
                     fixed = self._fix(index, item, loaded)
                     del loaded  # the original is not needed once fixed: keep one fewer photo in memory
                     if isinstance(fixed, FileOutcome):
+                        held.pop(index, None)
                         yield fixed
                     else:
                         writes.append(writer.submit(_write, index, item, fixed))
                 while writes and (writes[0].done() or len(writes) > jobs):
-                    yield writes.popleft().result()
+                    yield written(writes.popleft())
             while writes:
-                yield writes.popleft().result()
+                yield written(writes.popleft())
             for index, item, pending in reads:
                 pending.cancel()
                 yield FileOutcome(index, item, CANCELLED, "run cancelled")
@@ -285,6 +309,27 @@ class BatchJob:
             read_ms=loaded.read_ms,
             note=note,
         )
+
+
+BYTES_PER_PIXEL_IN_FLIGHT = 12  # a decoded RGB photo, its result and mask, with some slack
+
+
+def default_pixel_budget() -> int:
+    """A sixth of the machine's memory, in decoded pixels (4 GB worth when the size is unknown)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        total = 24 * 1024**3
+    return max(1, int(total / 6 / BYTES_PER_PIXEL_IN_FLIGHT))
+
+
+def _pixels_of(item: BatchItem) -> int:
+    """Decoded pixels of the item's photo, from its header (0 when unreadable: reading it will say why)."""
+    try:
+        width, height = image_size(item.source)
+    except ImageReadError:
+        return 0
+    return width * height
 
 
 def run_batch_job(job: BatchJob, should_stop: Callable[[], bool] | None = None) -> Iterator[FileOutcome]:
