@@ -170,9 +170,11 @@ def _check_size(file: Path, size: tuple[int, int]) -> None:
 def _upright(picture: Image.Image) -> Image.Image:
     """Apply the EXIF orientation tag; a damaged EXIF block leaves the picture as stored."""
     try:
-        return ImageOps.exif_transpose(picture)
+        # in place: a copy of a 196-megapixel photo is 588 MB more at the peak
+        ImageOps.exif_transpose(picture, in_place=True)
     except (ValueError, TypeError, KeyError, SyntaxError, struct.error):
-        return picture
+        pass
+    return picture
 
 
 def _pillow_to_array(file: Path, picture: Image.Image) -> np.ndarray:
@@ -186,7 +188,7 @@ def _pillow_to_array(file: Path, picture: Image.Image) -> np.ndarray:
     else:
         target = "RGB"
     try:
-        converted = picture.convert(target)
+        converted = picture if mode == target else picture.convert(target)  # convert() copies even then
     except ValueError:
         raise ImageReadError(file, f"unsupported colour mode {mode}") from None
     array = np.asarray(converted)
