@@ -131,10 +131,10 @@ def run_batch(args: argparse.Namespace) -> int:
         return _cannot_start("batch", error)
     options = BatchOptions(args.method, _device(args), args.weights, existing, args.jobs, args.identity,
                            detector=args.detector)
-    job = BatchJob(items, options)
     report = RunReport(
         args.output_dir, run_settings(args.input_dir, args.output_dir, args.recursive, args.masks, options)
     )
+    job = BatchJob(items, options, on_fixed=report.journal)
     stop = _StopRequest()
     previous = stop.install() if _main_thread() else {}
     try:

@@ -147,11 +147,15 @@ class BatchJob:
     """
 
     def __init__(
-        self, items: Sequence[BatchItem], options: BatchOptions | None = None, *, pipeline: _Pipeline | None = None
+        self, items: Sequence[BatchItem], options: BatchOptions | None = None, *, pipeline: _Pipeline | None = None,
+        on_fixed: Callable[[FileOutcome], None] | None = None,
     ) -> None:
         self.items = list(items)
         self.options = options or BatchOptions()
         self.pipeline = pipeline
+        # Called with a photo's outcome (its figures) before its outputs are written: a journal that
+        # records it first never meets outputs without figures, however the run is killed.
+        self.on_fixed = on_fixed
 
     @property
     def total(self) -> int:
@@ -263,6 +267,8 @@ class BatchJob:
                         held.pop(index, None)
                         yield fixed
                     else:
+                        if self.on_fixed is not None:
+                            self.on_fixed(_outcome(index, item, fixed, write_ms=None))
                         writes.append(writer.submit(_write, index, item, fixed))
                 while writes and (writes[0].done() or len(writes) > jobs):
                     yield written(writes.popleft())
@@ -369,6 +375,11 @@ def _write(index: int, item: BatchItem, fixed: _Fixed) -> FileOutcome:
         return FileOutcome(index, item, FAILED, f"could not write {error.path}: {error.problem}", read_ms=fixed.read_ms)
     except OSError as error:
         return FileOutcome(index, item, FAILED, f"could not write outputs: {_one_line(error)}", read_ms=fixed.read_ms)
+    return _outcome(index, item, fixed, write_ms=(time.perf_counter() - started) * 1000.0)
+
+
+def _outcome(index: int, item: BatchItem, fixed: _Fixed, write_ms: float | None) -> FileOutcome:
+    """The done outcome of a fixed photo, with its figures."""
     return FileOutcome(
         index,
         item,
@@ -380,7 +391,7 @@ def _write(index: int, item: BatchItem, fixed: _Fixed) -> FileOutcome:
         identity=fixed.identity,
         ms=fixed.ms,
         read_ms=fixed.read_ms,
-        write_ms=(time.perf_counter() - started) * 1000.0,
+        write_ms=write_ms,
     )
 
 

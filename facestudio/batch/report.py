@@ -52,11 +52,14 @@ class RunReport:
         self._written_at = 0.0
 
     def add(self, outcome: FileOutcome) -> None:
-        """Record an outcome; a photo's own result (not a skip) also goes to the journal at once, appended
-        and synced, so a killed run loses no figure."""
+        """Record an outcome; a photo's own result (not a skip) also goes to the journal at once."""
         self.outcomes.append(outcome)
-        if outcome.status in (SKIPPED, CANCELLED):
-            return
+        if outcome.status not in (SKIPPED, CANCELLED):
+            self.journal(outcome)
+
+    def journal(self, outcome: FileOutcome) -> None:
+        """Append the outcome's row to the journal and sync it. BatchJob calls this (`on_fixed`) before a
+        photo's outputs are written, so outputs a killed run left always have their figures on record."""
         row = _printable(self._row(outcome))
         record = {"row": row, "entry": _printable(_json_row(outcome, row))}
         try:

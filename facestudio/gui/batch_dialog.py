@@ -95,7 +95,7 @@ def batch_job(request: BatchRequest) -> Job:
             run_settings(request.input_dir, request.output_dir, request.recursive, request.masks_dir, request.options),
         )
         try:
-            run = BatchJob(items, request.options, pipeline=context.pipeline)
+            run = BatchJob(items, request.options, pipeline=context.pipeline, on_fixed=report.journal)
             for outcome in run.run(lambda: context.cancelled):
                 report.add(outcome)
                 context.deliver(("processed", outcome), even_if_cancelled=True)
