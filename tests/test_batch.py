@@ -441,15 +441,20 @@ def test_existing_outputs_stop_by_default_and_resume_or_overwrite_on_request(tmp
     assert main(batch_command(source, output, "--resume", "--existing", "overwrite", *weights)) == 2
 
 
-def test_sigkill_mid_run_then_resume_finishes_with_no_partial_or_temporary_files(tmp_path, face, random_weights_dir):
-    source, masks, output = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+def masked_folder(source: Path, masks: Path, face: np.ndarray, count: int) -> int:
+    """`count` 800x600 JPEG photos of the face (each shifted a little) and a mask each; returns count."""
     hole = np.zeros((600, 800), np.uint8)
     hole[300:400, 300:450] = 255
     photo = np.asarray(Image.fromarray(face).resize((800, 600)))
-    count = 16
     for index in range(count):
         save_rgb(source / f"{index:02d}.jpg", np.roll(photo, index * 7, axis=1), quality=90)
         save_rgb(masks / f"{index:02d}.png", hole)
+    return count
+
+
+def test_sigkill_mid_run_then_resume_finishes_with_no_partial_or_temporary_files(tmp_path, face, random_weights_dir):
+    source, masks, output = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    count = masked_folder(source, masks, face, 16)
     inputs_before = tree_hashes(source)
     (output).mkdir()
     stale = output / ".05.png.a1b2c3d4.tmp"  # what a killed write leaves; a person's file stays
@@ -493,13 +498,7 @@ def test_sigterm_stops_like_ctrl_c_with_a_report_then_resume_has_every_row_with_
     a report that says it was terminated and lists every input, and exits 143; --resume then reports
     every photo as done, with its figures (those of the first run from its journal)."""
     source, masks, output = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
-    hole = np.zeros((600, 800), np.uint8)
-    hole[300:400, 300:450] = 255
-    photo = np.asarray(Image.fromarray(face).resize((800, 600)))
-    count = 16
-    for index in range(count):
-        save_rgb(source / f"{index:02d}.jpg", np.roll(photo, index * 7, axis=1), quality=90)
-        save_rgb(masks / f"{index:02d}.png", hole)
+    count = masked_folder(source, masks, face, 16)
     arguments = batch_command(source, output, "--masks", masks, "--jobs", "2", "--weights", random_weights_dir)
     process = subprocess.Popen([sys.executable, "-m", "facestudio", *arguments], cwd=REPO_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -74,14 +74,7 @@ def paint_scarf(
     edge = np.stack([xs + rng.normal(0, 0.05), top + sag * xs**2 + wave], axis=1) @ rotation(rng.normal(0.0, 0.06)).T
     cloth = blank(canvas.shape)
     fill_polygons(cloth, [face.to_image(np.concatenate([edge, [[2.4, 5.0], [-2.4, 5.0]]]))])
-    choice = rng.random()
-    if choice < 0.45 and assets is not None:
-        texture = assets.textures[rng.integers(len(assets.textures))]
-        fabric = texture_field(canvas.shape, texture, rng, face.unit * rng.uniform(0.8, 2.0))
-    elif choice < 0.75:
-        fabric = pattern_field(canvas.shape, rng, face.unit * rng.uniform(0.12, 0.4))
-    else:
-        fabric = as_field(object_colour(rng))
+    fabric = _cloth(canvas, face, rng, assets, (0.45, 0.75), (0.8, 2.0), (0.12, 0.4))
     # Folds: soft dark bands roughly parallel to the top edge.
     u, v = face.pixel_coordinates()
     below_edge = v - np.float32(top) - np.float32(sag) * u * u
@@ -189,17 +182,24 @@ def paint_balaclava(
             mouth = ellipse_points(np.zeros(2), (rng.uniform(0.3, 0.45), rng.uniform(0.12, 0.2)), 0.0)
             fill_polygons(opening, [place(face, np.array([0.0, rng.uniform(0.9, 1.0)]), 0.0, mouth)])
     cloth = np.clip(head.astype(np.int16) - opening.astype(np.int16), 0, 255).astype(np.uint8)
-    choice = rng.random()
-    if choice < 0.35 and assets is not None:
-        texture = assets.textures[rng.integers(len(assets.textures))]
-        fabric = texture_field(canvas.shape, texture, rng, face.unit * rng.uniform(0.8, 2.5))
-    elif choice < 0.6:
-        fabric = pattern_field(canvas.shape, rng, face.unit * rng.uniform(0.1, 0.4))
-    else:
-        fabric = as_field(object_colour(rng))
+    fabric = _cloth(canvas, face, rng, assets, (0.35, 0.6), (0.8, 2.5), (0.1, 0.4))
     # Knit ribs running down the head, and the head's roundness darkening the sides.
     u, v = face.pixel_coordinates()
     ribs = 1.0 - np.float32(rng.uniform(0.0, 0.2)) * np.sin(u * np.float32(2 * np.pi / rng.uniform(0.05, 0.15))) ** 2
     round_head = 1.0 - np.float32(rng.uniform(0.1, 0.3)) * np.clip(np.abs(u) / np.float32(axes[0]), 0, 1) ** 2
     canvas.paint(cloth, fabric * (ribs * round_head))
     canvas.edge_softness = face.unit * rng.uniform(0.0, 0.015)
+
+
+def _cloth(canvas: Canvas, face: FaceGeometry, rng: np.random.Generator, assets: OccluderAssets | None,
+           shares: tuple[float, float], texture_units: tuple[float, float],
+           pattern_units: tuple[float, float]) -> np.ndarray:
+    """A fabric's colour field: a real texture (below shares[0], with assets), a printed pattern (below
+    shares[1]) or a plain colour; sizes in face units."""
+    choice = rng.random()
+    if choice < shares[0] and assets is not None:
+        texture = assets.textures[rng.integers(len(assets.textures))]
+        return texture_field(canvas.shape, texture, rng, face.unit * rng.uniform(*texture_units))
+    if choice < shares[1]:
+        return pattern_field(canvas.shape, rng, face.unit * rng.uniform(*pattern_units))
+    return as_field(object_colour(rng))
