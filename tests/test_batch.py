@@ -122,12 +122,17 @@ def _unreadable(folder: Path, face: np.ndarray) -> Path:
     return path
 
 
+def _one_pixel_high(folder: Path, face: np.ndarray) -> Path:
+    return save_rgb(folder / "line.png", np.full((1, 300, 3), 128, np.uint8))
+
+
 BAD_FILES = {
     "zero-byte": (_zero_byte, "empty file"),
     "truncated": (_truncated_jpeg, "truncated"),
     "non-image with an image extension": (_not_an_image, "not an image"),
     "dangling link": (_dangling_link, "no such file"),
     "unreadable": (_unreadable, "permission denied"),
+    "one pixel high": (_one_pixel_high, "image is too small (300x1 px)"),
 }
 
 
