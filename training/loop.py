@@ -157,10 +157,8 @@ def init_processes(device_name: str | None) -> Processes:
         name = resolve_device(device_name)
     except DeviceError as exc:
         raise SystemExit(str(exc)) from exc
-    device = torch.device(name)
+    device = process_device(name, local_rank)
     if device.type == "cuda":
-        if world_size > 1 and device.index is None:
-            device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -169,6 +167,16 @@ def init_processes(device_name: str | None) -> Processes:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
     return Processes(rank, world_size, local_rank, device)
+
+
+def process_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device of this process for a resolved device name: "cuda" without an index is this
+    process's GPU (LOCAL_RANK under torchrun, 0 alone). `torch.cuda.set_device` needs the index:
+    `--device cuda` used to fail at once outside torchrun ("Expected a torch.device with a specified index")."""
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", local_rank)
+    return device
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

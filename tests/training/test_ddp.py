@@ -54,3 +54,15 @@ def test_two_cpu_processes_train_in_sync_and_rank0_saves(small_cache: Path, tmp_
     assert state["step"] == 3
     model, metadata = load_checkpoint(tmp_path / "segmenter.pt", expected_kind="segmenter")
     assert metadata["steps"] == 3
+
+
+@pytest.mark.parametrize("name, local_rank, expected", [
+    ("cuda", 0, "cuda:0"),      # one process, no index: the first GPU (was "Expected a torch.device with ...")
+    ("cuda", 3, "cuda:3"),      # under torchrun: this process's GPU
+    ("cuda:1", 3, "cuda:1"),    # an index given wins
+    ("cpu", 2, "cpu"),
+])
+def test_cuda_without_an_index_is_this_processes_gpu(name, local_rank, expected) -> None:
+    from training.loop import process_device
+
+    assert process_device(name, local_rank) == torch.device(expected)
