@@ -114,15 +114,24 @@ class Figures:
         return " · ".join(parts)
 
     def record(self) -> dict[str, Any]:
-        """The figures under their names, as a report row holds them (identity: one value per face, ";"-joined)."""
-        row: dict[str, Any] = {"faces": self.faces, "mask_percent": round(self.mask_percent, 4),
-                               "ms": round(self.ms, 1)}
-        if self.identity:
-            row["identity_distance"] = ";".join(f"{face.distance:.4f}" for face in self.identity)
-            row["identity_verdict"] = ";".join("same" if face.same else "different" for face in self.identity)
-            row["identity_backend"] = self.identity[0].backend
-        row.update({key: float(value) for key, value in self.reference.items()})
-        return row
+        """The figures under their names, as a report row holds them."""
+        return figure_record(self.faces, self.mask_percent, self.ms, self.identity, self.reference)
+
+
+def figure_record(faces: int | None, mask_percent: float | None, ms: float | None,
+                  identity: Sequence[FaceIdentity] = (), reference: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """A step's figures as report columns, under their one name each (None: not known for this photo,
+    e.g. one that failed); identity has one value per face, ";"-joined. Batch reports are built from this."""
+    row: dict[str, Any] = {
+        "faces": faces,
+        "mask_percent": None if mask_percent is None else round(float(mask_percent), 3),
+        "ms": None if ms is None else round(float(ms), 1),
+    }
+    if identity:
+        row["identity_distance"] = ";".join(f"{face.distance:.4f}" for face in identity)
+        row["identity_verdict"] = ";".join("same" if face.same else "different" for face in identity)
+    row.update({key: float(value) for key, value in (reference or {}).items()})
+    return row
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from facestudio.atomic import atomic_write
 from facestudio.batch.engine import CANCELLED, DONE, SKIPPED, BatchOptions, FileOutcome
 from facestudio.batch.plan import remove_stale_temporaries
 from facestudio.faces import detector_name
+from facestudio.steps import figure_record
 
 logger = logging.getLogger(__name__)
 
@@ -121,22 +122,20 @@ class RunReport:
         return csv_path, json_path
 
     def _row(self, outcome: FileOutcome) -> dict[str, Any]:
+        figures = figure_record(outcome.faces, outcome.mask_percent, outcome.ms, outcome.identity, outcome.figures)
         row: dict[str, Any] = {
             "file": outcome.item.name,
             "status": outcome.status,
             "reason": outcome.reason,
-            "faces": outcome.faces,
-            "mask_percent": _rounded(outcome.mask_percent, 3),
-            "ms": _rounded(outcome.ms, 1),
+            "faces": figures.pop("faces"),
+            "mask_percent": figures.pop("mask_percent"),
+            "ms": figures.pop("ms"),
             "read_ms": _rounded(outcome.read_ms, 1),
             "write_ms": _rounded(outcome.write_ms, 1),
             "result": _relative(outcome.item.result_path, self.output_dir) if outcome.status == "done" else None,
             "mask": _relative(outcome.item.mask_path, self.output_dir) if outcome.status == "done" else None,
         }
-        row.update(outcome.figures)
-        if outcome.identity:
-            row["identity_distance"] = ";".join(f"{face.distance:.4f}" for face in outcome.identity)
-            row["identity_verdict"] = ";".join("same" if face.same else "different" for face in outcome.identity)
+        row.update(figures)  # every other figure under its one name (facestudio.steps)
         return row
 
 
