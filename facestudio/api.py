@@ -7,6 +7,8 @@
     result = pipeline.auto_fix(image)                # .image .mask .faces .metrics; NoFaceError if none
     result = pipeline.auto_fix(image, faces=[Face(box=(x, y, w, h))])   # faces someone marked
     vector = pipeline.embed(image)                   # float32, L2-normalised identity
+    ref = pipeline.reference(other_photo, name="mum_1990.jpg")   # another photo of the person
+    result = pipeline.auto_fix(image, reference=ref)  # the fill guided by it (an image works too)
 
 Images are HxWx3 uint8 RGB of any size. Models load on first use from the weights folder and stay
 loaded. The face detector is chosen by name (`detector=`): "auto" (the default) is the learned
@@ -22,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -36,6 +38,7 @@ from facestudio.alignment import (
 from facestudio.blend import CropFill, composite_fills, grow_mask
 from facestudio.classic import telea_inpaint
 from facestudio.devices import resolve_device
+from facestudio.references import NoReferenceFaceError, ReferencePhoto
 from facestudio.faces import (
     Face,
     FaceCrop,
@@ -65,6 +68,8 @@ class NoFaceError(ValueError):
 
 
 NO_FACE_MESSAGE = "no face found in the photo; draw a face box around the face, or give a mask of what to fill"
+# A reference for each face: one for all (prepared or an image), one per face (None: that face has none), or none.
+References = Union[ReferencePhoto, np.ndarray, Sequence[Optional[ReferencePhoto]], None]
 
 
 @dataclass(eq=False)
@@ -192,14 +197,30 @@ class Pipeline:
         with self._lock:
             return self._embed_crops([face_crop(image, largest, MODEL_SIZE).image])[0]
 
+    def reference(self, image: np.ndarray, name: str = "reference", face: Face | None = None) -> ReferencePhoto:
+        """Prepare another photo of the person as a reference for fills (see facestudio.references):
+        its largest face (or `face`), that face's identity vector. Raises NoReferenceFaceError when
+        the detector finds no face in it: a guessed face would guide the fill with the wrong pixels."""
+        _check_image(image)
+        with self._lock:
+            if face is None:
+                faces = find_faces(self.detector, image)
+                if not faces:
+                    raise NoReferenceFaceError(f"{name}: no face found in the reference photo")
+                face = max(faces, key=lambda found: found.area)
+            vector = self._embed_crops([face_crop(image, face, MODEL_SIZE).image])[0]
+        return ReferencePhoto(image=image, face=face, vector=vector, name=name)
+
     def inpaint(self, image: np.ndarray, mask: np.ndarray, method: str = "gan", size: int | None = None,
-                faces: list[Face] | None = None) -> np.ndarray:
+                faces: list[Face] | None = None, reference: References = None) -> np.ndarray:
         """The photo with the mask's 255 pixels filled; every other pixel is returned unchanged.
 
         "gan": each face crop (`size` px, default the pipeline's generator_size) that covers part of
         the hole is filled by the generator, conditioned on the face's identity vector; hole pixels
         no face crop covers fall back to Telea. `faces`: the faces already found in `image` (default:
         detected here), so a caller that detected them once does not pay for it twice.
+        `reference`: another photo of the person (a ReferencePhoto from `reference()`, or an image),
+        or one per face of `faces` (None for a face without one); "gan" only.
         "telea": OpenCV Telea everywhere.
         """
         _check_image(image)
@@ -208,7 +229,10 @@ class Pipeline:
         if faces is not None:
             faces = _checked_faces(faces) or None
         with self._lock:
-            return self._inpaint(image, mask, method, faces, size or self.generator_size)
+            if reference is not None and faces is None:
+                faces = self._faces_or_whole(image)
+            references = self._references_for(reference, faces)
+            return self._inpaint(image, mask, method, faces, size or self.generator_size, references=references)
 
     def auto_fix(
         self,
@@ -217,10 +241,14 @@ class Pipeline:
         grow_px: int | None = None,
         size: int | None = None,
         faces: list[Face] | None = None,
+        reference: References = None,
     ) -> AutoFixResult:
         """Detect faces (or take `faces`, e.g. boxes a person drew), segment what hides them, grow the
         mask by `grow_px` (default: 3 px per 128 px of face crop) and fill it. The result's mask is
         the segmenter's, before growing.
+
+        `reference`: another photo of the person, or one per face (see `inpaint`); the metrics'
+        "references" name the one each face used (None: none).
 
         Raises NoFaceError when no face is given and none is found: fixing a guessed face would
         paint over the wrong pixels, so the caller must say where the face is.
@@ -243,7 +271,8 @@ class Pipeline:
             # and the before side of the identity figure, so the encoder runs once per side.
             before = self._embed_crops([face_crop(image, face, MODEL_SIZE).image for face in faces])
             known = {id(face): vector for face, vector in zip(faces, before)}
-            result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size, known)
+            references = self._references_for(reference, faces)
+            result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size, known, references)
             similarity = self._identity_similarity(before, result, faces)
         metrics = {
             "faces": len(faces),
@@ -252,6 +281,8 @@ class Pipeline:
             "method": method,
             "device": self.device,
             "identity_similarity": similarity,
+            "references": [None if ref is None else ref.name for ref in references] if references else
+            [None] * len(faces),
         }
         return AutoFixResult(image=result, mask=mask, faces=faces, metrics=metrics)
 
@@ -282,11 +313,27 @@ class Pipeline:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
+    def _references_for(self, reference: References, faces: list[Face] | None) -> list[ReferencePhoto | None] | None:
+        """One ReferencePhoto or None per face of `faces` (None: no reference at all)."""
+        if reference is None:
+            return None
+        if isinstance(reference, (ReferencePhoto, np.ndarray)):
+            prepared = reference if isinstance(reference, ReferencePhoto) else self.reference(reference)
+            return [prepared] * len(faces or [])
+        references = list(reference)
+        if len(references) != len(faces or []):
+            raise ValueError(f"{len(references)} references for {len(faces or [])} faces: give one per face, or one")
+        for item in references:
+            if item is not None and not isinstance(item, ReferencePhoto):
+                raise TypeError(f"references must be ReferencePhoto objects or None, got {type(item).__name__}")
+        return references
+
     def _inpaint(
         self, image: np.ndarray, mask: np.ndarray, method: str, faces: list[Face] | None, size: int,
-        identities: dict[int, np.ndarray] | None = None,
+        identities: dict[int, np.ndarray] | None = None, references: list[ReferencePhoto | None] | None = None,
     ) -> np.ndarray:
-        """`identities`: identity vectors already computed for some of `faces` (by id) on this image."""
+        """`identities`: identity vectors already computed for some of `faces` (by id) on this image;
+        `references`: a reference photo or None per face of `faces`."""
         hole = mask > 0
         if not hole.any():
             return image.copy()
@@ -300,25 +347,33 @@ class Pipeline:
         # and the only fill where no crop covers the hole.
         base = telea_inpaint(image, mask)
         jobs = []
-        for face in faces:
+        guides: dict[int, ReferencePhoto] = {}
+        for face, reference in zip(faces, references or [None] * len(faces)):
             crop = face_crop(image, face, size)
             hole_crop = crop_mask(mask, crop.matrix, size, threshold=1)
             if hole_crop.any():
                 jobs.append((face, crop, hole_crop))
+                if reference is not None:
+                    guides[id(face)] = reference
         if not jobs:
             return base
-        fills = self._generate(image, jobs, identities or {})
+        fills = self._generate(image, jobs, identities or {}, guides)
         return composite_fills(image, mask, base, [CropFill(fill, crop.matrix) for (_, crop, _), fill in zip(jobs, fills)])
 
     def _generate(
-        self, image: np.ndarray, jobs: list[tuple[Face, FaceCrop, np.ndarray]], identities: dict[int, np.ndarray]
+        self, image: np.ndarray, jobs: list[tuple[Face, FaceCrop, np.ndarray]], identities: dict[int, np.ndarray],
+        references: dict[int, ReferencePhoto] | None = None,
     ) -> list[np.ndarray]:
         """The generator's whole output (size x size x 3 float32 in [0, 255], not composited with the
-        known pixels: the compositor matches it to them) for each (face, crop, hole) job."""
+        known pixels: the compositor matches it to them) for each (face, crop, hole) job. A face with a
+        reference (by id in `references`) is conditioned on the reference's identity vector, and a
+        reference generator also sees the reference's aligned crop."""
         import torch
 
         from facestudio.tensors import tensor_to_pixels
 
+        references = references or {}
+        identities = {**identities, **{key: reference.vector for key, reference in references.items()}}
         missing = [(face, crop) for face, crop, _ in jobs if id(face) not in identities]
         if missing:
             fresh = self._embed_crops([
@@ -332,7 +387,13 @@ class Pipeline:
             pixels = self._to_tensor([crop.image for _, crop, _ in jobs])
             holes = torch.from_numpy(np.stack([hole for _, _, hole in jobs]) > 0).to(self.device)
             holes = holes[:, None].to(pixels.dtype)
-            predicted = generator(pixels * (1.0 - holes), holes, identity)
+            guide = None
+            if getattr(generator, "uses_reference", False) and references:
+                # a face without a reference gets an all-zero plane: the generator reads that as "none"
+                guide = torch.stack([
+                    self._to_tensor([references[id(face)].crop(crop.size)])[0] if id(face) in references
+                    else torch.zeros_like(pixels[0]) for face, crop, _ in jobs])
+            predicted = generator(pixels * (1.0 - holes), holes, identity, guide)
             out = tensor_to_pixels(predicted)
         return list(out.permute(0, 2, 3, 1).to("cpu").numpy())
 

@@ -146,7 +146,7 @@ def test_auto_fix_contract(pipeline: Pipeline, scene: np.ndarray) -> None:
     assert np.array_equal(result.image[~filled], scene[~filled])
     assert len(result.faces) == 1
     metrics = result.metrics
-    assert set(metrics) == {"faces", "mask_percent", "ms", "method", "device", "identity_similarity"}
+    assert set(metrics) == {"faces", "mask_percent", "ms", "method", "device", "identity_similarity", "references"}
     assert metrics["faces"] == 1 and metrics["method"] == "gan" and metrics["device"] == "cpu"
     assert metrics["mask_percent"] == pytest.approx(100 * np.count_nonzero(result.mask) / result.mask.size)
     assert -1.0 <= metrics["identity_similarity"] <= 1.0 and metrics["ms"] > 0

@@ -52,6 +52,7 @@ class FaceCache:
             self.names = meta["names"]
             self.sources = meta["source"]
             self.splits = meta["split"]
+            self.detectors = meta["detector"]  # "hog": dlib found the face; "box": landmarks fitted in a fixed box
             self.landmarks = meta["landmarks68"].astype(np.float32)
             descriptors = meta["descriptor"].astype(np.float32)
             self.age = meta["age"].astype(np.float32)

@@ -36,6 +36,10 @@ CANONICAL_LANDMARKS = np.array(
     [[0.302, 0.301], [0.698, 0.301], [0.500, 0.505], [0.322, 0.691], [0.678, 0.691]], dtype=np.float64
 )
 FACE_SOURCES = ("utk", "celeba-crops", "aaf", "scut")
+# Real photos of known people (occluded-real/rof): clean ones for reference-photo training, sunglasses and
+# masked ones to evaluate on. Named KIND__PERSON__STEM and split by person, so no person is on both sides.
+REFERENCE_SOURCE = "rof"
+ROF_KINDS = {"neutral": "", "sunglasses": "_wearing_sunglasses", "masked": "_wearing_mask"}
 # Where dlib's HOG box sits relative to the image when it does detect the face (median over the
 # detected faces of each source); used as the box for the shape predictor when detection fails.
 # aaf / scut: medians over 59 / 60 detected faces of every 45th photo (SCUT's white side bars are
@@ -45,6 +49,7 @@ FALLBACK_BOX = {
     "celeba-crops": (0.058, 0.157, 0.915, 0.989),
     "aaf": (0.181, 0.382, 0.783, 0.984),
     "scut": (0.227, 0.306, 0.756, 0.866),
+    "rof": (0.15, 0.15, 0.85, 0.90),  # head crops: the face fills most of the photo
 }
 DETECTOR_HOG, DETECTOR_BOX = "hog", "box"
 SPLIT_FRACTIONS = (("train", 800), ("val", 900), ("test", 1000))  # cumulative, per mille
@@ -72,6 +77,20 @@ def split_of(name: str) -> str:
         if bucket < upper:
             return split
     raise AssertionError("unreachable")
+
+
+def face_name(source: str, path: Path) -> str:
+    """A face's name in the cache: the file stem, or KIND__PERSON__STEM for ROF (its stems repeat per person)."""
+    if source != REFERENCE_SOURCE:
+        return path.stem
+    kind = path.parent.parent.name
+    person = path.parent.name.removesuffix(ROF_KINDS.get(kind, ""))
+    return f"{kind}__{person}__{path.stem}"
+
+
+def split_key(source: str, name: str) -> str:
+    """What the split hashes: the name, or for ROF the person (all of a person's photos on one side)."""
+    return name.split("__")[1] if source == REFERENCE_SOURCE else name
 
 
 def utk_labels(stem: str) -> tuple[int, int, int]:
@@ -211,9 +230,9 @@ def _init_worker() -> None:
     _ANNOTATOR = FaceAnnotator()
 
 
-def process_face(task: tuple[str, str, str, int, int]) -> FaceRecord | str:
+def process_face(task: tuple[str, str, str, str, int, int]) -> FaceRecord | str:
     """Annotate, align and save one face; returns its record, or an error line for an unreadable file."""
-    source_path, source, out_path, quality, size = task
+    source_path, source, name, out_path, quality, size = task
     assert _ANNOTATOR is not None, "worker not initialised"
     bgr = cv2.imread(source_path, cv2.IMREAD_COLOR)
     if bgr is None:
@@ -225,12 +244,11 @@ def process_face(task: tuple[str, str, str, int, int]) -> FaceRecord | str:
     ok = cv2.imwrite(out_path, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality, *JPEG_PARAMS])
     if not ok:
         return f"{out_path}: could not write the aligned crop"
-    stem = Path(source_path).stem
-    age, gender, race = utk_labels(stem) if source == "utk" else (-1, -1, -1)
+    age, gender, race = utk_labels(name) if source == "utk" else (-1, -1, -1)
     return FaceRecord(
-        name=stem,
+        name=name,
         source=source,
-        split=split_of(stem),
+        split=split_of(split_key(source, name)),
         detector=detector,
         landmarks68=apply_affine(matrix, landmarks).astype(np.float32),
         descriptor=descriptor,
@@ -264,10 +282,12 @@ def list_faces(data_dir: Path, sources: tuple[str, ...], limit: int | None) -> l
     """(source, path) of every face photo, sorted so chunks are stable across runs."""
     faces: list[tuple[str, Path]] = []
     for source in sources:
-        folder = data_dir / "faces" / source
+        rof = source == REFERENCE_SOURCE
+        folder = data_dir / "occluded-real" / "rof" if rof else data_dir / "faces" / source
         if not folder.is_dir():
             raise SystemExit(f"{folder}: face folder not found (set --data or FACESTUDIO_DATA)")
-        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        found = folder.glob("*/*/*") if rof else folder.iterdir()
+        paths = sorted(p for p in found if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
         faces.extend((source, p) for p in paths[:limit])
     return faces
 
@@ -314,7 +334,7 @@ def build_faces(
         raise SystemExit(f"{out_dir / 'meta.npz'}: holds {int(existing['crop_size'])} px crops, not {size} px; "
                          "use another --out")
     done = set(zip(existing["source"].tolist(), existing["names"].tolist())) if existing else set()
-    todo = [(s, p) for s, p in faces if (s, p.stem) not in done]
+    todo = [(s, p) for s, p in faces if (s, face_name(s, p)) not in done]
     parts_dir = out_dir / ".parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
     quality_file = parts_dir / "quality"
@@ -336,7 +356,8 @@ def build_faces(
         for index, (chunk, part) in enumerate(zip(chunks, part_paths)):
             if part.exists():
                 continue
-            tasks = [(str(p), s, str(out_dir / "faces" / s / f"{p.stem}.jpg"), quality, size) for s, p in chunk]
+            tasks = [(str(p), s, face_name(s, p), str(out_dir / "faces" / s / f"{face_name(s, p)}.jpg"), quality, size)
+                     for s, p in chunk]
             results = pool.map(process_face, tasks, chunksize=8)
             for problem in (r for r in results if isinstance(r, str)):
                 print(problem, file=sys.stderr)
@@ -459,7 +480,7 @@ def build_small_cache(data_dir: Path, out_dir: Path, per_split: tuple[int, int, 
     for source in sources:
         taken = {split: 0 for split in wanted}
         for _, path in list_faces(data_dir, (source,), None):
-            split = split_of(path.stem)
+            split = split_of(split_key(source, face_name(source, path)))
             if taken[split] < wanted[split]:
                 chosen.append((source, path))
                 taken[split] += 1
@@ -485,7 +506,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quality", type=int, default=None,
                         help=f"JPEG quality of the aligned crops (default: the highest <= {JPEG_QUALITY} that fits)")
     parser.add_argument("--max-mb", type=float, default=CACHE_BUDGET_MB, help="size budget of the whole cache")
-    parser.add_argument("--sources", nargs="+", default=list(FACE_SOURCES))
+    parser.add_argument("--sources", nargs="+", default=list(FACE_SOURCES),
+                        help=f"face sets: {', '.join(FACE_SOURCES)}, or {REFERENCE_SOURCE} (the known people, for "
+                             "reference-photo training and evaluation: build it into its own --out)")
     parser.add_argument("--crop-size", type=int, default=CROP_SIZE, help="side of the aligned crops (e.g. 256)")
     args = parser.parse_args(argv)
 

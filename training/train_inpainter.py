@@ -95,6 +95,11 @@ class InpainterTrainer(Trainer):
             descriptor = descriptor + noise * torch.randn_like(descriptor)
         return F.normalize(descriptor, dim=1)
 
+    def conditioning(self, batch: dict[str, Any], occluded: torch.Tensor, noise: float) -> tuple[torch.Tensor, ...]:
+        """What the generator takes beside the photo and the hole: here the identity vector alone
+        (training.train_reference adds the reference photo)."""
+        return (self.identity(batch, occluded, noise),)
+
     def adversarial_weight(self) -> float:
         """0 before `loss.adversarial_start` steps, then a linear ramp to `loss.adversarial` over
         `loss.adversarial_ramp` steps."""
@@ -111,9 +116,9 @@ class InpainterTrainer(Trainer):
         clean = images_to_model(batch["clean"], self.channels_last)
         occluded = images_to_model(batch["occluded"], self.channels_last)
         mask = batch["mask"].float()
-        identity = self.identity(batch, occluded, float(self.config["train"].get("identity_noise", 0.05)))
+        inputs = self.conditioning(batch, occluded, float(self.config["train"].get("identity_noise", 0.05)))
         with self.autocast():
-            output = self.generator(occluded, mask, identity)
+            output = self.generator(occluded, mask, *inputs)
         output = output.float()
         composite = output * mask + occluded * (1.0 - mask)
         report: dict[str, float] = {}
@@ -172,9 +177,9 @@ class InpainterTrainer(Trainer):
             clean = images_to_model(batch["clean"], self.channels_last)
             occluded = images_to_model(batch["occluded"], self.channels_last)
             mask = batch["mask"].float()
-            identity = self.identity(batch, occluded, 0.0)
+            inputs = self.conditioning(batch, occluded, 0.0)
             with self.autocast():
-                output = generator(occluded, mask, identity).float()
+                output = generator(occluded, mask, *inputs).float()
             composite = output * mask + occluded * (1.0 - mask)
             scores = image_scores(composite, clean, mask)
             for key, value in scores.items():

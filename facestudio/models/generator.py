@@ -5,6 +5,11 @@ resolution, a bottleneck where a dilated gated-conv branch (conditioned by FiLM 
 vector) runs beside a contextual-attention branch that copies visible-face features into the hole,
 and a gated-conv decoder with U-Net skips from every encoder level. Layers above 1/8 resolution are
 depthwise-separable by default, which is where most of the pixels are.
+
+With `reference=True` the encoder also sees a reference photo of the same person, aligned to the same
+canonical crop, and a plane saying whether there is one: a fill that has never seen the person cannot
+know their eyes, another photo of them can. A checkpoint without the reference input loads into a
+reference generator with those input weights at zero, so it starts out exactly as that checkpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from torch import nn
 from facestudio.models.layers import ContextualAttention, FiLM, GatedConv2d
 
 __all__ = ["InpaintGenerator"]
+
+BASE_INPUTS = 5  # known RGB, mask, constant plane
+REFERENCE_INPUTS = 4  # reference RGB, reference-present plane
 
 
 class InpaintGenerator(nn.Module):
@@ -37,6 +45,7 @@ class InpaintGenerator(nn.Module):
         dilations: Sequence[int] = (2, 4, 8, 1),
         attention_matching_positions: int = 256,
         separable: bool = True,
+        reference: bool = False,
     ) -> None:
         super().__init__()
         dilations = [int(d) for d in dilations]
@@ -47,12 +56,14 @@ class InpaintGenerator(nn.Module):
             "dilations": dilations,
             "attention_matching_positions": attention_matching_positions,
             "separable": separable,
+            "reference": bool(reference),
         }
         c, b = base_channels, bottleneck_channels
         sep = separable
 
-        # Encoder. Input: image with the hole zeroed, the mask, and a constant plane (border cue).
-        self.enc0 = GatedConv2d(5, c // 2, 3)
+        # Encoder. Input: image with the hole zeroed, the mask, and a constant plane (border cue); with
+        # `reference`, also the aligned reference (zeros when there is none) and a plane: 1 = there is one.
+        self.enc0 = GatedConv2d(REFERENCE_INPUTS + BASE_INPUTS if reference else BASE_INPUTS, c // 2, 3)
         self.enc1 = nn.Sequential(GatedConv2d(c // 2, 2 * c, 3, stride=2, separable=sep),
                                   GatedConv2d(2 * c, 2 * c, 3, separable=sep))
         self.enc2 = nn.Sequential(GatedConv2d(2 * c, 4 * c, 3, stride=2, separable=sep),
@@ -77,15 +88,34 @@ class InpaintGenerator(nn.Module):
         self.dec0 = GatedConv2d(c + c // 2, c // 2, 1)
         self.to_rgb = nn.Conv2d(c // 2, 3, 3, padding=1)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+    @property
+    def uses_reference(self) -> bool:
+        return bool(self.config.get("reference"))
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, identity: torch.Tensor,
+                reference: torch.Tensor | None = None) -> torch.Tensor:
+        """`reference`: Nx3 [-1,1] aligned reference photos, or None; with a reference generator, a
+        sample whose reference is all zeros (after `present`) counts as having none. Ignored otherwise."""
         height, width = image.shape[-2:]
         pad_h, pad_w = (-height) % 8, (-width) % 8
+        if reference is not None and not self.uses_reference:
+            raise ValueError("this generator was built without a reference input")
         if pad_h or pad_w:
             image = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate")
             mask = F.pad(mask, (0, pad_w, 0, pad_h))
+            if reference is not None:
+                reference = F.pad(reference, (0, pad_w, 0, pad_h), mode="replicate")
         mask = mask.to(image.dtype)
         known = image * (1.0 - mask)
-        x = torch.cat([known, mask, torch.ones_like(mask)], dim=1)
+        planes = [known, mask, torch.ones_like(mask)]
+        if self.uses_reference:
+            if reference is None:
+                planes += [torch.zeros_like(image), torch.zeros_like(mask)]
+            else:
+                reference = reference.to(image.dtype)
+                present = (reference.flatten(1).abs().amax(dim=1) > 0).to(image.dtype)[:, None, None, None]
+                planes += [reference, present.expand_as(mask)]
+        x = torch.cat(planes, dim=1)
         x = x.contiguous(memory_format=torch.channels_last)  # faster oneDNN convs on CPU
 
         e0 = self.enc0(x)
@@ -106,6 +136,19 @@ class InpaintGenerator(nn.Module):
         d0 = self.dec0(torch.cat([_upsample_to(d1, e0), e0], dim=1))
         out = torch.tanh(self.to_rgb(d0))
         return out[:, :, :height, :width].contiguous()
+
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        """A checkpoint without the reference input fits a reference generator: the reference's input
+        weights start at zero, so the network computes exactly what the checkpoint did."""
+        key = prefix + "enc0.conv.weight"
+        weight = state_dict.get(key)
+        if self.uses_reference and weight is not None and weight.shape[1] == BASE_INPUTS:
+            extra = weight.new_zeros(weight.shape[0], REFERENCE_INPUTS, *weight.shape[2:])
+            state_dict[key] = torch.cat([weight, extra], dim=1)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
 
 def _upsample_to(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,145 @@
+"""Reference photos through the public API: prepared once, matched to faces, guiding the fill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from facestudio import load_pipeline
+from facestudio.api import Pipeline
+from facestudio.imageio import read_image
+from facestudio.models import InpaintGenerator, load_checkpoint, save_checkpoint
+from facestudio.references import NoReferenceFaceError, ReferencePhoto, cosine_distance, match_references
+
+
+@pytest.fixture(scope="module")
+def pipeline(random_weights_dir: Path) -> Pipeline:
+    return load_pipeline(device="cpu", weights_dir=random_weights_dir, detector="haar")
+
+
+@pytest.fixture(scope="module")
+def reference_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path) -> Path:
+    """random_weights_dir with its generator widened to a reference generator whose reference input weights and
+    identity FiLM are random (untrained FiLM is the identity: the vector would change nothing)."""
+    folder = tmp_path_factory.mktemp("reference-weights")
+    for checkpoint in random_weights_dir.glob("*.pt"):
+        (folder / checkpoint.name).write_bytes(checkpoint.read_bytes())
+    plain, _ = load_checkpoint(random_weights_dir / "generator.pt", expected_kind="generator")
+    widened = InpaintGenerator(**{**plain.config, "reference": True})
+    widened.load_state_dict(plain.state_dict())
+    torch.manual_seed(1)
+    with torch.no_grad():
+        widened.enc0.conv.weight[:, 5:] = 0.5 * torch.randn_like(widened.enc0.conv.weight[:, 5:])
+        for film in [*widened.dilated_film, widened.merge_film]:
+            film.projection.weight.normal_(0.0, 0.5)
+    save_checkpoint(folder / "generator.pt", widened.eval())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def faces(face_paths: list[Path]) -> list[np.ndarray]:
+    return [read_image(path) for path in face_paths[:3]]
+
+
+def eye_mask(image: np.ndarray) -> np.ndarray:
+    mask = np.zeros(image.shape[:2], np.uint8)
+    height, width = mask.shape
+    mask[int(0.35 * height):int(0.55 * height), int(0.2 * width):int(0.8 * width)] = 255
+    return mask
+
+
+def test_a_plain_checkpoint_loads_into_a_reference_generator_unchanged() -> None:
+    torch.manual_seed(0)
+    plain = InpaintGenerator(base_channels=8, bottleneck_channels=16, dilations=(2, 1)).eval()
+    widened = InpaintGenerator(base_channels=8, bottleneck_channels=16, dilations=(2, 1), reference=True).eval()
+    widened.load_state_dict(plain.state_dict())
+    image, identity = torch.rand(2, 3, 64, 64) * 2 - 1, torch.nn.functional.normalize(torch.randn(2, 128), dim=1)
+    mask = (torch.rand(2, 1, 64, 64) > 0.6).float()
+    with torch.no_grad():
+        expected = plain(image, mask, identity)
+        assert torch.equal(widened(image, mask, identity), expected)
+        assert torch.equal(widened(image, mask, identity, torch.rand(2, 3, 64, 64)), expected)  # zero weights
+        widened.enc0.conv.weight[:, 5:] = 1.0
+        guided = widened(image, mask, identity, torch.rand(2, 3, 64, 64) * 2 - 1)
+        assert not torch.allclose(guided, expected)
+        # an all-zero reference means "none": the generator computes what it does without one
+        assert torch.equal(widened(image, mask, identity, torch.zeros(2, 3, 64, 64)), widened(image, mask, identity))
+    with pytest.raises(ValueError, match="without a reference input"):
+        plain(image, mask, identity, torch.rand(2, 3, 64, 64))
+
+
+def test_reference_is_prepared_once_with_a_unit_vector_and_crops(pipeline: Pipeline, faces: list[np.ndarray]) -> None:
+    reference = pipeline.reference(faces[1], name="other.jpg")
+    assert isinstance(reference, ReferencePhoto) and reference.name == "other.jpg"
+    assert reference.vector.dtype == np.float32 and np.linalg.norm(reference.vector) == pytest.approx(1.0, abs=1e-5)
+    crop = reference.crop(128)
+    assert crop.shape == (128, 128, 3) and crop.dtype == np.uint8 and reference.crop(128) is crop
+    assert cosine_distance(reference.vector, reference.vector) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_reference_without_a_face_is_refused_naming_it(pipeline: Pipeline) -> None:
+    gradient = np.tile(np.linspace(0, 255, 160, dtype=np.uint8)[None, :, None], (120, 1, 3))
+    with pytest.raises(NoReferenceFaceError, match="wall.jpg: no face found in the reference photo"):
+        pipeline.reference(gradient, name="wall.jpg")
+
+
+def test_reference_guides_the_fill_and_only_the_hole_changes(reference_weights_dir: Path,
+                                                             faces: list[np.ndarray]) -> None:
+    pipeline = load_pipeline(device="cpu", weights_dir=reference_weights_dir, detector="haar")
+    image, mask = faces[0], eye_mask(faces[0])
+    plain = pipeline.inpaint(image, mask)
+    reference = pipeline.reference(faces[1])
+    guided = pipeline.inpaint(image, mask, reference=reference)
+    hole = mask > 0
+    assert np.array_equal(guided[~hole], image[~hole])
+    assert not np.array_equal(guided[hole], plain[hole])
+    assert np.array_equal(pipeline.inpaint(image, mask, reference=faces[1]), guided)  # an image works the same
+    result = pipeline.auto_fix(image, reference=reference)
+    assert result.metrics["references"] == ["reference"] * len(result.faces)
+    assert pipeline.auto_fix(image).metrics["references"] == [None] * len(result.faces)
+
+
+def test_one_reference_per_face_or_a_clear_error(pipeline: Pipeline, faces: list[np.ndarray]) -> None:
+    image, mask = faces[0], eye_mask(faces[0])
+    found = pipeline.detect(image)
+    reference = pipeline.reference(faces[1])
+    with pytest.raises(ValueError, match="2 references for 1 faces"):
+        pipeline.inpaint(image, mask, faces=found[:1], reference=[reference, reference])
+    none_for_the_face = pipeline.inpaint(image, mask, faces=found[:1], reference=[None])
+    assert np.array_equal(none_for_the_face, pipeline.inpaint(image, mask, faces=found[:1]))
+
+
+def test_a_reference_generator_sees_the_reference_crop(reference_weights_dir: Path, faces: list[np.ndarray]) -> None:
+    pipeline = load_pipeline(device="cpu", weights_dir=reference_weights_dir, detector="haar")
+    assert pipeline.model("generator").uses_reference
+    image, mask = faces[0], eye_mask(faces[0])
+    reference = pipeline.reference(faces[1])
+    # the same identity vector, other pixels: only the generator's reference input differs
+    repainted = ReferencePhoto(image=faces[1][:, ::-1].copy(), face=reference.face, vector=reference.vector)
+    first = pipeline.inpaint(image, mask, reference=reference)
+    second = pipeline.inpaint(image, mask, reference=repainted)
+    hole = mask > 0
+    assert np.array_equal(first[~hole], image[~hole]) and not np.array_equal(first[hole], second[hole])
+    assert np.array_equal(pipeline.inpaint(image, mask, reference=reference), first)
+
+
+def test_match_references_takes_the_closest_person_under_the_threshold() -> None:
+    rng = np.random.default_rng(0)
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    anna, ben = unit(rng.normal(size=128)), unit(rng.normal(size=128))
+    image = np.zeros((8, 8, 3), np.uint8)
+    from facestudio.face import Face
+
+    face = Face(box=(0, 0, 8, 8))
+    references = [ReferencePhoto(image, face, anna, "anna.jpg"), ReferencePhoto(image, face, ben, "ben.jpg")]
+    near_ben = unit(ben + 0.2 * unit(rng.normal(size=128)))
+    stranger = unit(rng.normal(size=128))
+    matched = match_references(np.stack([near_ben, anna, stranger]), references, threshold=0.239)
+    assert [m.name if m else None for m in matched] == ["ben.jpg", "anna.jpg", None]
+    assert match_references(np.stack([anna]), []) == [None]
