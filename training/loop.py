@@ -15,7 +15,7 @@ implements `train_step(batch)` (one optimisation step, returns its losses) and `
 - `out/last.pt` every `train.checkpoint_seconds` (default 60), at the end and on SIGTERM/SIGINT;
   `--resume` continues from it (models, optimizers, scaler, EMA, step, epoch, RNG states);
 - `out/log.jsonl`, one JSON object per line: training records
-  `{"step", "time", "epoch", "lr", "losses": {...}, "steps_per_s", "samples_per_s"}` every
+  `{"step", "time", "epoch", "lr", "losses": {...}, "steps_per_s", "samples_per_s", "data_wait_share"}` every
   `train.log_every` steps and validation records `{"step", "time", "val": {...}}`; `time` is
   seconds of training summed over resumed runs. A tqdm bar on a terminal, a line every 30 s otherwise;
 - `out/samples_<step>.png` at every validation;
@@ -295,14 +295,20 @@ class ModelEma:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """One step of the average: a few foreach kernels for all the weights (one lerp per tensor cost
+        ~220 launches a step on a GPU, where the host's launches are the limit)."""
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))  # short runs: start fast
         source = unwrap(model).state_dict()
+        floats, targets = [], []
         for name, value in self.model.state_dict().items():
             if value.is_floating_point():
-                value.lerp_(source[name].detach(), 1.0 - decay)
+                floats.append(value)
+                targets.append(source[name].detach())
             else:
                 value.copy_(source[name])
+        if floats:
+            torch._foreach_lerp_(floats, targets, 1.0 - decay)
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "updates": self.updates}
@@ -314,7 +320,12 @@ class ModelEma:
 
 class LossMeter:
     """Averages step losses between two log records and measures the throughput meanwhile;
-    non-finite losses are counted (`nonfinite`), not averaged."""
+    non-finite losses are counted (`nonfinite`), not averaged.
+
+    A loss may be a float or a 0-d tensor: tensors are summed where they are (on the GPU), so a step
+    need not wait for the device to report its losses; the one wait is at `summary()`. `data_wait_share`
+    is the share of the time spent waiting for the DataLoader (1.0: the data sets the pace).
+    """
 
     def __init__(self) -> None:
         self._reset()
@@ -322,29 +333,39 @@ class LossMeter:
     def _reset(self) -> None:
         self.sums: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)
-        self.nonfinite = 0
+        self.nonfinite: Any = 0
         self.steps = 0
         self.samples = 0
+        self.waited = 0.0
         self.since = time.monotonic()
 
-    def add(self, losses: Mapping[str, float], samples: int) -> None:
+    def add(self, losses: Mapping[str, Any], samples: int, waited: float = 0.0) -> None:
         for key, value in losses.items():
-            if math.isfinite(value):
+            if torch.is_tensor(value):
+                value = value.detach().float()
+                finite = torch.isfinite(value)
+                self.sums[key] = self.sums[key] + torch.where(finite, value, torch.zeros_like(value))
+                self.counts[key] = self.counts[key] + finite.int()
+                self.nonfinite = self.nonfinite + (~finite).int()
+            elif math.isfinite(value):
                 self.sums[key] += value
                 self.counts[key] += 1
             else:
                 self.nonfinite += 1
         self.steps += 1
         self.samples += samples
+        self.waited += waited
 
     def summary(self) -> dict[str, Any]:
         """{"losses": means, "steps_per_s", "samples_per_s"} since the last summary; starts over."""
         elapsed = max(time.monotonic() - self.since, 1e-9)
-        losses = {k: self.sums[k] / self.counts[k] for k in self.sums}
-        if self.nonfinite:
+        counts = {k: int(v) for k, v in self.counts.items()}
+        losses = {k: float(self.sums[k]) / counts[k] for k in self.sums if counts[k]}
+        if int(self.nonfinite):
             losses["nonfinite"] = float(self.nonfinite)
         summary = {"losses": losses, "steps_per_s": round(self.steps / elapsed, 3),
-                   "samples_per_s": round(self.samples / elapsed, 1)}
+                   "samples_per_s": round(self.samples / elapsed, 1),
+                   "data_wait_share": round(self.waited / elapsed, 3)}
         self._reset()
         return summary
 
@@ -545,11 +566,12 @@ class Trainer:
             while self.step < max_steps and not self._should_stop(stop, started):
                 tick = time.monotonic()
                 self.epoch, batch = next(batches)
+                waited = time.monotonic() - tick
                 self._apply_lr()
                 losses = self.train_step(batch)
                 self.step += 1
                 self.train_seconds += time.monotonic() - tick
-                meter.add(losses, _batch_size(batch) * self.processes.world_size)
+                meter.add(losses, _batch_size(batch) * self.processes.world_size, waited)
                 progress.update(1)
                 if self.step % log_every == 0 or self.step == max_steps:
                     summary = meter.summary()

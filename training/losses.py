@@ -25,6 +25,15 @@ def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.float().mean()
 
 
+def feature_matching_loss(fake_features: list[torch.Tensor], real_features: list[torch.Tensor]) -> torch.Tensor:
+    """pix2pixHD's feature matching: mean L1 between the discriminator's activations on the generated and
+    the real image, averaged over its layers. It gives the generator a dense signal of what the
+    discriminator sees (edges, texture statistics) rather than one logit per patch; real features are
+    targets (detached)."""
+    losses = [(f.float() - r.detach().float()).abs().mean() for f, r in zip(fake_features, real_features)]
+    return torch.stack(losses).mean()
+
+
 # ----------------------------------------------------------------------------- reconstruction
 
 
@@ -102,6 +111,22 @@ def identity_loss(identity: torch.Tensor, target_identity: torch.Tensor) -> torc
 def feature_loss(features: list[torch.Tensor], target_features: list[torch.Tensor]) -> torch.Tensor:
     """Perceptual loss: mean L1 between corresponding feature maps, averaged over the levels."""
     losses = [(f.float() - t.float()).abs().mean() for f, t in zip(features, target_features)]
+    return torch.stack(losses).mean()
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """NxCxC channel correlations of NxCxHxW features, divided by H*W: texture statistics with the
+    layout averaged out (Gatys et al.)."""
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def style_loss(features: list[torch.Tensor], target_features: list[torch.Tensor]) -> torch.Tensor:
+    """Mean L1 between the Gram matrices of corresponding feature maps, averaged over the levels: a fill
+    whose texture is too smooth (a blurry skin patch, hair without strands) has weaker channel
+    correlations than the truth, which plain L1 and feature L1 forgive."""
+    losses = [(gram_matrix(f) - gram_matrix(t.detach())).abs().mean() for f, t in zip(features, target_features)]
     return torch.stack(losses).mean()
 
 

@@ -27,8 +27,9 @@ from facestudio.models import InpaintGenerator, PatchDiscriminator
 from training.data import FREE_FORM, BatchAugment, FaceCache, InpaintingFaces, Jitter
 from training.loop import (ModelEma, Trainer, collect_batches, common_arguments, images_to_model, make_loader,
                            resolve_config, save_image_grid, to_device, unwrap)
-from training.losses import (EncoderFeatures, feature_loss, gradient_loss, hinge_discriminator_loss,
-                             hinge_generator_loss, identity_loss, masked_l1, ssim_loss)
+from training.losses import (EncoderFeatures, feature_loss, feature_matching_loss, gradient_loss,
+                             hinge_discriminator_loss, hinge_generator_loss, identity_loss, masked_l1, ssim_loss,
+                             style_loss)
 
 
 class InpainterTrainer(Trainer):
@@ -59,6 +60,16 @@ class InpainterTrainer(Trainer):
             discriminator.parameters(), lr=float(optim.get("discriminator_lr", optim.get("lr", 5e-4))), betas=betas)
         self.scalers["generator"] = self.make_scaler()
         self.scalers["discriminator"] = self.make_scaler()
+        self.discriminators = {"discriminator": self.discriminator}
+        if int(model_config.get("discriminator_scales", 1)) > 1:  # a second one sees the image at half size
+            full = model_config.get("discriminator", {})
+            half = self.prepare(PatchDiscriminator(**{**full, "num_layers": max(1, int(full.get("num_layers", 5)) - 1),
+                                                     **model_config.get("discriminator_half", {})}))
+            self.models["discriminator_half"] = half
+            self.discriminators["discriminator_half"] = self.distribute(half)
+            self.optimizers["discriminator_half"] = torch.optim.Adam(
+                half.parameters(), lr=float(optim.get("discriminator_lr", optim.get("lr", 5e-4))), betas=betas)
+            self.scalers["discriminator_half"] = self.make_scaler()
         self.augment = BatchAugment(config.get("augment"))
         self.features = self._load_encoder(self.args.encoder)
         self.data_facts["identity_source"] = (f"encoder {self.args.encoder}" if self.features is not None
@@ -109,7 +120,15 @@ class InpainterTrainer(Trainer):
             return 0.0
         return float(weights.get("adversarial", 0.1)) * min(1.0, (self.step - start + 1) / max(1, ramp))
 
-    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+    @staticmethod
+    def scaled(name: str, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What discriminator `name` sees: the image and mask as they are, or at half size for the
+        half-scale one (a pixel of the half mask is hole where any of its four is)."""
+        if name != "discriminator_half":
+            return image, mask
+        return F.avg_pool2d(image, 2), F.max_pool2d(mask, 2)
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         weights = self.config.get("loss", {})
         clip = self.config.get("optim", {}).get("grad_clip")
         batch = self.augment(to_device(batch, self.device))
@@ -121,32 +140,39 @@ class InpainterTrainer(Trainer):
             output = self.generator(occluded, mask, *inputs)
         output = output.float()
         composite = output * mask + occluded * (1.0 - mask)
-        report: dict[str, float] = {}
+        report: dict[str, torch.Tensor] = {}  # 0-d tensors: reporting them makes the step wait for nothing
 
         adversarial = self.adversarial_weight()
         if adversarial > 0:
-            with self.autocast():
-                logits = self.discriminator(torch.cat([clean, composite.detach()]), torch.cat([mask, mask]))
-            real_logits, fake_logits = logits.float().chunk(2)
-            d_loss = hinge_discriminator_loss(real_logits, fake_logits)
-            self.optimizer_step(d_loss, self.optimizers["discriminator"], self.scalers["discriminator"],
-                                list(self.models["discriminator"].parameters()), clip)
-            report["d_loss"] = d_loss.item()
-            report["d_real"] = real_logits.mean().item()
-            report["d_fake"] = fake_logits.mean().item()
+            d_losses, d_reals, d_fakes = [], [], []
+            for name, discriminator in self.discriminators.items():
+                images, masks = self.scaled(name, torch.cat([clean, composite.detach()]), torch.cat([mask, mask]))
+                with self.autocast():
+                    logits = discriminator(images, masks)
+                real_logits, fake_logits = logits.float().chunk(2)
+                d_loss = hinge_discriminator_loss(real_logits, fake_logits)
+                self.optimizer_step(d_loss, self.optimizers[name], self.scalers[name],
+                                    list(self.models[name].parameters()), clip)
+                d_losses.append(d_loss.detach())
+                d_reals.append(real_logits.detach().mean())
+                d_fakes.append(fake_logits.detach().mean())
+            report["d_loss"] = torch.stack(d_losses).mean()
+            report["d_real"] = torch.stack(d_reals).mean()
+            report["d_fake"] = torch.stack(d_fakes).mean()
 
         hole, valid = masked_l1(output, clean, mask)
         loss = float(weights.get("l1_hole", 6.0)) * hole + float(weights.get("l1_valid", 1.0)) * valid
-        report.update(l1_hole=hole.item(), l1_valid=valid.item())
+        report.update(l1_hole=hole.detach(), l1_valid=valid.detach())
         if weights.get("gradient", 0):
             grad = gradient_loss(composite, clean, mask)
             loss = loss + float(weights["gradient"]) * grad
-            report["gradient"] = grad.item()
+            report["gradient"] = grad.detach()
         if weights.get("ssim", 0):
             ssim = ssim_loss(composite, clean)
             loss = loss + float(weights["ssim"]) * ssim
-            report["ssim"] = ssim.item()
-        if self.features is not None and (weights.get("identity", 0) or weights.get("perceptual", 0)):
+            report["ssim"] = ssim.detach()
+        if self.features is not None and (weights.get("identity", 0) or weights.get("perceptual", 0)
+                                          or weights.get("style", 0)):
             with torch.no_grad(), self.autocast():
                 target_identity, target_features = self.features(clean)
             with self.autocast():
@@ -154,22 +180,52 @@ class InpainterTrainer(Trainer):
             ident = identity_loss(result_identity, target_identity)
             perceptual = feature_loss(result_features, target_features)
             loss = loss + float(weights.get("identity", 0)) * ident + float(weights.get("perceptual", 0)) * perceptual
-            report.update(identity=ident.item(), perceptual=perceptual.item())
+            report.update(identity=ident.detach(), perceptual=perceptual.detach())
+            if weights.get("style", 0):  # texture: Gram matrices of the two finest levels (1/4, 1/8)
+                style = style_loss(result_features[:2], target_features[:2])
+                loss = loss + float(weights["style"]) * style
+                report["style"] = style.detach()
         if adversarial > 0:
-            with self.autocast():
-                fake_logits = unwrap(self.discriminator)(composite, mask)  # no DDP sync for D here
-            g_adv = hinge_generator_loss(fake_logits)
-            loss = loss + adversarial * g_adv
-            report["g_adv"] = g_adv.item()
+            loss = loss + self.adversarial_terms(composite, clean, mask, adversarial, report)
         self.optimizer_step(loss, self.optimizers["generator"], self.scalers["generator"],
                             list(self.models["generator"].parameters()), clip)
         self.emas["generator_ema"].update(self.models["generator"])
-        report["loss"] = loss.item()
+        report["loss"] = loss.detach()
         return report
+
+    def adversarial_terms(self, composite: torch.Tensor, clean: torch.Tensor, mask: torch.Tensor,
+                          adversarial: float, report: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The generator's adversarial loss, averaged over the discriminators (one or two scales), plus
+        `loss.feature_matching` times the adversarial ramp's progress times the L1 between the
+        discriminators' features of the composite and of the truth."""
+        matching_weight = float(self.config.get("loss", {}).get("feature_matching", 0.0))
+        ramp = adversarial / max(float(self.config.get("loss", {}).get("adversarial", 0.1)), 1e-12)
+        g_adv, matching = [], []
+        for name, discriminator in self.discriminators.items():
+            discriminator = unwrap(discriminator)  # no DDP sync for D here
+            image, small_mask = self.scaled(name, composite, mask)
+            with self.autocast():
+                if matching_weight:
+                    fake_logits, fake_features = discriminator(image, small_mask, features=True)
+                    with torch.no_grad():
+                        _, real_features = discriminator(self.scaled(name, clean, mask)[0], small_mask, features=True)
+                    matching.append(feature_matching_loss(fake_features, real_features))
+                else:
+                    fake_logits = discriminator(image, small_mask)
+            g_adv.append(hinge_generator_loss(fake_logits))
+        g_adv = torch.stack(g_adv).mean()
+        report["g_adv"] = g_adv.detach()
+        total = adversarial * g_adv
+        if matching:
+            matching = torch.stack(matching).mean()
+            report["feature_matching"] = matching.detach()
+            total = total + matching_weight * ramp * matching
+        return total
 
     def validate(self) -> dict[str, float]:
         generator = self.emas["generator_ema"].model
-        sums: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "psnr_hole", "l1_hole", "ssim", "free")}
+        sums: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "psnr_hole", "l1_hole", "ssim", "sharpness",
+                                                               "free")}
         identities = []
         shown = None
         for batch in self.val_batches:
@@ -194,7 +250,7 @@ class InpainterTrainer(Trainer):
                 shown = (occluded * (1 - mask), mask, composite, clean)
         scores = {k: torch.cat(v) for k, v in sums.items()}
         free = scores.pop("free")
-        metrics = {k: float(v.mean()) for k, v in scores.items()}
+        metrics = {k: float(v.nanmean()) for k, v in scores.items()}  # sharpness is NaN for a hole erased by erosion
         for name, select in (("free_form", free), ("occluder", ~free)):
             if select.any():
                 metrics[f"psnr_hole_{name}"] = float(scores["psnr_hole"][select].mean())
@@ -208,7 +264,9 @@ class InpainterTrainer(Trainer):
 
 
 def image_scores(result: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image PSNR (whole and in the hole, on [0, 255]), L1 in the hole (on [0, 1]) and SSIM."""
+    """Per-image PSNR (whole and in the hole, on [0, 255]), L1 in the hole (on [0, 1]), SSIM and sharpness:
+    mean |Laplacian| of the grey result over the truth's, in the hole shrunk by 2 px (< 1: a blurrier fill;
+    as `training.evaluation.end_to_end_scores.sharpness_ratio` measures it on photos; NaN: no hole left)."""
     import kornia
 
     result01, truth01 = (result.float() + 1) / 2, (truth.float() + 1) / 2
@@ -218,11 +276,17 @@ def image_scores(result: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) 
     mse_hole = (error * mask).flatten(1).sum(1) / area
     l1_hole = ((result01 - truth01).abs().mean(dim=1, keepdim=True) * mask).flatten(1).sum(1) / area
     ssim = kornia.metrics.ssim(result01.clamp(0, 1), truth01, window_size=7).flatten(1).mean(1)
+    inside = 1.0 - F.max_pool2d(1.0 - mask.float(), 5, stride=1, padding=2)  # eroded by 2 px
+    laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=result.device)
+    energies = [(F.conv2d(image.mean(dim=1, keepdim=True), laplacian.view(1, 1, 3, 3), padding=1).abs() * inside)
+                .flatten(1).sum(1) for image in (result01.clamp(0, 1), truth01)]
+    sharpness = torch.where(energies[1] > 0, energies[0] / energies[1].clamp(min=1e-12), torch.nan)
     return {
         "psnr": 10 * torch.log10(1.0 / mse_whole.clamp(min=1e-10)),
         "psnr_hole": 10 * torch.log10(1.0 / mse_hole.clamp(min=1e-10)),
         "l1_hole": l1_hole,
         "ssim": ssim,
+        "sharpness": sharpness,
     }
 
 
@@ -239,7 +303,7 @@ def telea_scores(batches: list[dict[str, Any]]) -> dict[str, float]:
             masks.append(mask)
     scores = image_scores(images_to_model(torch.stack(results)), images_to_model(torch.stack(truths)),
                           torch.stack(masks).float())
-    return {k: float(v.mean()) for k, v in scores.items()}
+    return {k: float(v.nanmean()) for k, v in scores.items()}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

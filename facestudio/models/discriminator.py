@@ -46,5 +46,16 @@ class PatchDiscriminator(nn.Module):
         layers.append(spectral_norm(nn.Conv2d(in_channels, 1, 3, padding=1)))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.layers(torch.cat([image, mask.to(image.dtype)], dim=1))
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, features: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Patch logits; with `features`, (logits, the activation after every stride-2 layer), which
+        the generator's feature-matching loss compares between real and generated images."""
+        x = torch.cat([image, mask.to(image.dtype)], dim=1)
+        if not features:
+            return self.layers(x)
+        kept = []
+        for layer in self.layers:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                kept.append(x)
+        return x, kept

@@ -181,3 +181,20 @@ def test_export_cli_writes_a_loadable_checkpoint(small_cache: Path, tmp_path: Pa
     assert metadata["trained_by"] == "training.train_segmenter" and metadata["steps"] == 1
     with pytest.raises(SystemExit, match="training state not found"):
         export.main([str(tmp_path / "missing"), str(tmp_path / "x.pt")])
+
+
+@pytest.mark.slow
+def test_inpainter_recipe_two_scales_feature_matching_style(small_cache: Path, tmp_path: Path) -> None:
+    """The issue-15 recipe options train together: the half-scale discriminator is a model of the state,
+    and the feature-matching and style losses are logged once the adversarial loss has ramped in."""
+    encoder_path = save_checkpoint(tmp_path / "encoder.pt", FaceEncoder(width_coefficient=0.25))
+    out = tmp_path / "inpainter"
+    run_script("inpainter", small_cache, out, 3, "model.discriminator_scales=2", "loss.feature_matching=1.0",
+               "loss.style=10.0", "--encoder", str(encoder_path))  # the overrides join run_script's --set
+    records = check_run(out, 3)
+    losses = [r["losses"] for r in records if "losses" in r]
+    assert "style" in losses[0] and "feature_matching" not in losses[0]  # before the adversarial start
+    assert losses[-1]["feature_matching"] > 0 and losses[-1]["g_adv"] != 0
+    assert all(0.0 <= r["data_wait_share"] <= 1.0 for r in records if "losses" in r)
+    state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    assert {"discriminator", "discriminator_half"} <= set(state["models"]) <= set(state["optimizers"]) | {"generator_ema"}
