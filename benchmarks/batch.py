@@ -2,6 +2,7 @@
 
     python benchmarks/batch.py                      # Markdown table on stdout
     python benchmarks/batch.py --faces 32 --photos 4 --jobs 0 2 --methods telea gan --device cpu
+    python benchmarks/batch.py --ray                # local batch (jobs 2) vs Ray with 2 workers, same photos
 
 Faces are UTKFace crops from ../shared/data (or $FACESTUDIO_DATA). The 12 MP photos (4000x3000)
 are composed here: a textured background with three of those faces pasted at 450-650 px, saved as
@@ -11,6 +12,14 @@ no trained weights in resources/weights the models are randomly initialised with
 (shipped) sizes: the fill is noise but the time is the same. `--jobs` compares reading/writing in
 the model's thread (0) with reader/writer threads (N). "CPU ms/photo" is this process's CPU time
 (all threads): on a machine shared with other work it is steadier than the wall-clock columns.
+
+`--ray` runs each set through the local batch (jobs 2, this process; `--threads` and one torch thread) and
+through `facestudio batch --ray`'s runner on a Ray started here with `--ray-workers` CPU workers (each loads
+its own models, one torch thread), and checks that Ray wrote byte-identical outputs to the local batch with
+one torch thread (torch's CPU results can depend on its thread count: the gan fill of a large face does).
+Ray's "seconds" include its workers' start-up and model loading (every run pays them); "photos/s once
+started" leaves them out: (photos - 1) / (seconds minus the seconds of a run of one photo), which is what
+a long run approaches. Ray's own start (`ray.init`) is in the caption, not in the rows.
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--weights", type=Path, default=None, help="checkpoint folder (default: shipped, else random)")
     parser.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--ray", action="store_true", help="compare the local batch with Ray (see above)")
+    parser.add_argument("--ray-workers", type=int, default=2, help="Ray workers for --ray (default 2)")
     args = parser.parse_args()
 
     import torch
@@ -60,6 +71,8 @@ def main() -> int:
             "200 px faces": _copy_faces(faces[: args.faces], scratch / "faces"),
             "12 MP photos": _compose_photos(faces, args.photos, scratch / "photos"),
         }
+        if args.ray:
+            return _compare_with_ray(args, pipeline, sets, scratch, weights, weights_note)
         rows = []
         for label, folder in sets.items():
             _warm_up(pipeline, folder, scratch / "warm-up", args.methods)
@@ -80,7 +93,11 @@ def main() -> int:
 def _time_run(pipeline, folder: Path, output: Path, method: str, jobs: int) -> tuple[int, float, float]:
     """Photos processed, wall seconds, and CPU seconds of this process (all threads) for one run."""
     options = BatchOptions(method=method, existing="overwrite", jobs=jobs, identity=False)
-    job = BatchJob(plan_folder(folder, output), options, pipeline=pipeline)
+    return _timed(BatchJob(plan_folder(folder, output), options, pipeline=pipeline))
+
+
+def _timed(job) -> tuple[int, float, float]:
+    """Run `job` (a BatchJob or RayBatchJob): photos, wall seconds, this process's CPU seconds."""
     started, cpu_started = time.perf_counter(), time.process_time()
     outcomes = list(job.run())
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -88,6 +105,64 @@ def _time_run(pipeline, folder: Path, output: Path, method: str, jobs: int) -> t
     if failed:
         raise SystemExit(f"benchmark run failed: {failed[0]}")
     return len(outcomes), seconds, cpu_seconds
+
+
+def _timed_once_started(make_job, folder: Path, output: Path) -> tuple[int, float, float, float]:
+    """A run of one photo, then of all: photos, seconds, CPU seconds, and photos/s once started, i.e.
+    (photos - 1) / (seconds - the one-photo run's seconds): start-up and the first photo left out."""
+    items = plan_folder(folder, output)
+    _, first_seconds, _ = _timed(make_job(items[:1]))
+    count, seconds, cpu_seconds = _timed(make_job(items))
+    once_started = (count - 1) / (seconds - first_seconds) if seconds > first_seconds else float("nan")
+    return count, seconds, cpu_seconds, once_started
+
+
+def _compare_with_ray(args: argparse.Namespace, pipeline, sets: dict[str, Path], scratch: Path, weights: Path,
+                      weights_note: str) -> int:
+    """The local batch (jobs 2) and Ray with `args.ray_workers` workers on the same photos, side by side."""
+    import ray
+    import torch
+
+    from facestudio.batch.ray_runner import RayBatchJob
+
+    rows, different = [], []
+    started = time.perf_counter()
+    ray.init(num_cpus=args.ray_workers, include_dashboard=False, log_to_driver=False)
+    ray_start = time.perf_counter() - started
+    try:
+        for label, folder in sets.items():
+            _warm_up(pipeline, folder, scratch / "warm-up", args.methods)
+            for method in args.methods:
+                options = BatchOptions(method=method, device=args.device, weights_dir=weights,
+                                       existing="overwrite", jobs=2, identity=False)
+                for threads in sorted({args.threads, 1}, reverse=True):  # one torch thread: what a worker has
+                    torch.set_num_threads(threads)
+                    local = scratch / f"{label}-{method}-local-{threads}"
+                    rows.append((label, method, f"local, jobs 2, {threads} torch thread(s)", *_timed_once_started(
+                        lambda items: BatchJob(items, options, pipeline=pipeline), folder, local)))
+                torch.set_num_threads(args.threads)
+                on_ray = scratch / f"{label}-{method}-ray"
+                rows.append((label, method, f"Ray, {args.ray_workers} workers of 1 CPU", *_timed_once_started(
+                    lambda items: RayBatchJob(items, options, workers=args.ray_workers), folder, on_ray)))
+                ours, theirs = _outputs(local), _outputs(on_ray)
+                different += [f"{label}/{method}/{name}" for name in sorted(set(ours) | set(theirs))
+                              if ours.get(name) != theirs.get(name)]
+    finally:
+        ray.shutdown()
+
+    print(f"Local batch vs Ray, device {pipeline.device}, {os.cpu_count()} CPUs; Ray: a local cluster of "
+          f"{args.ray_workers} CPUs started in {ray_start:.1f} s, one torch thread per worker; weights: "
+          f"{weights_note}; identity check off; outputs byte-identical to the local batch with one torch thread: "
+          f"{'yes' if not different else 'NO: ' + ', '.join(different)}.\n")
+    print("| photos | method | runner | count | seconds | photos/s | photos/s once started |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    for label, method, runner, count, seconds, _, steady in rows:
+        print(f"| {label} | {method} | {runner} | {count} | {seconds:.2f} | {count / seconds:.2f} | {steady:.2f} |")
+    return 1 if different else 0
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.png"))}
 
 
 def _warm_up(pipeline, folder: Path, output: Path, methods: list[str]) -> None:

@@ -33,7 +33,7 @@ DEFAULT_WORK = ROOT / "build" / "pyinstaller"
 # Top-level packages that must not be in the bundle (a file or folder of that name under _internal/,
 # or a module in its archive). The spec's EXCLUDED_MODULES says why each is left out.
 FORBIDDEN_PACKAGES = ("torchvision", "tensorboard", "tensorflow", "deepface", "dlib", "training", "tests", "kornia",
-                      "matplotlib")
+                      "matplotlib", "ray")
 FORBIDDEN_QT_LIBRARIES = ("Qt6WebEngine", "Qt63D", "Qt6Quick", "Qt6Qml", "Qt6Multimedia")
 PYZ_TYPECODE = "z"  # an embedded module archive in PyInstaller's executable
 SELFTEST_TIMEOUT_S = 600

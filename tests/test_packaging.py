@@ -17,7 +17,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEC = REPO_ROOT / "packaging" / "facestudio.spec"
 # Imports of excluded modules the engine is allowed to have: optional backends it guards.
-OPTIONAL_IMPORTS = {"deepface", "dlib", "face_recognition_models"}
+OPTIONAL_IMPORTS = {"deepface", "dlib", "face_recognition_models", "ray"}
 
 pytest.importorskip("PyInstaller", reason="PyInstaller is not installed (pip install -e '.[package]')")
 sys.path.insert(0, str(REPO_ROOT / "packaging"))
@@ -70,7 +70,7 @@ def test_spec_builds_one_folder_app_from_the_launcher(spec: dict[str, Any]) -> N
 def test_spec_excludes_training_tests_and_unused_heavy_modules(spec: dict[str, Any]) -> None:
     excludes = set(analysis_arguments(spec)["excludes"])
     for module in ("torchvision", "tensorboard", "torch.utils.tensorboard", "training", "tests", "pytest",
-                   "deepface", "dlib", "matplotlib", "PyQt5", "PySide6.QtWebEngineCore", "PySide6.Qt3DCore",
+                   "deepface", "dlib", "matplotlib", "ray", "PyQt5", "PySide6.QtWebEngineCore", "PySide6.Qt3DCore",
                    "PySide6.QtQuick", "PySide6.QtQml", "PySide6.QtMultimedia"):
         assert module in excludes, module
     for needed in ("torch", "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "cv2", "skimage", "scipy"):

@@ -39,6 +39,7 @@ EXIT_CANNOT_START = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 INTERRUPTED, TERMINATED = "interrupted", "terminated"
+LOCAL_RAY = "local"  # --ray without an address: a Ray started on this machine
 
 
 def add_fix_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +67,15 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
                         help="finish an interrupted run: skip photos whose outputs are complete (--existing skip)")
     parser.add_argument("--no-identity", dest="identity", action="store_false",
                         help="do not measure how far each fixed face moved from the original's identity")
+    parser.add_argument("--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+                        help="run on Ray (pip install 'facestudio[cluster]'): without ADDRESS a Ray started on "
+                             "this machine, with one (HOST:PORT or auto) that cluster; IN_DIR and OUT_DIR must "
+                             "be paths every node sees")
+    parser.add_argument("--ray-workers", type=_positive_int, default=None, metavar="N",
+                        help="with --ray: workers, each with its own models (default: one per GPU of the "
+                             "cluster, else one per --ray-worker-cpus CPUs)")
+    parser.add_argument("--ray-worker-cpus", type=_positive_int, default=1, metavar="N",
+                        help="with --ray: CPUs (and torch threads) per worker (default 1)")
     _add_common_arguments(parser)
 
 
@@ -134,7 +144,15 @@ def run_batch(args: argparse.Namespace) -> int:
     report = RunReport(
         args.output_dir, run_settings(args.input_dir, args.output_dir, args.recursive, args.masks, options)
     )
-    job = BatchJob(items, options, on_fixed=report.journal)
+    if args.ray is not None:  # Ray is imported only here
+        from facestudio.batch.ray_runner import RayBatchJob
+
+        report.settings["ray"] = args.ray
+        job = RayBatchJob(items, options, address=None if args.ray == LOCAL_RAY else args.ray,
+                          workers=args.ray_workers, worker_cpus=args.ray_worker_cpus,
+                          journaled=report.finished_earlier)
+    else:
+        job = BatchJob(items, options, on_fixed=report.journal)
     stop = _StopRequest()
     previous = stop.install() if _main_thread() else {}
     try:
@@ -245,6 +263,13 @@ def _make_folder(folder: Path) -> None:
 def _cannot_start(command: str, error: object) -> int:
     print(f"facestudio {command}: {error}", file=sys.stderr)
     return EXIT_CANNOT_START
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected 1 or more, not 0")
+    return value
 
 
 def _non_negative_int(text: str) -> int:

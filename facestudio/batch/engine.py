@@ -173,6 +173,17 @@ class BatchJob:
         writes already under way, so every output on disk is whole.
         """
         stop = should_stop or (lambda: False)
+        settled, work = self.triage()
+        yield from settled
+        if work and not stop():
+            self.load_models()
+        yield from self.process(work, stop)
+
+    def triage(self) -> tuple[list[FileOutcome], list[tuple[int, BatchItem]]]:
+        """What a run settles before any model work: the outcomes of the photos the plan already failed or
+        the policy skips, and the (index, item) pairs to process. Raises OutputsExistError under policy
+        "stop"; removes the temporary files a killed run left. Another runner (facestudio.batch.ray_runner)
+        starts from the same two lists."""
         if self.options.existing == "stop":
             clashing = self.existing_outputs()
             if clashing:
@@ -181,20 +192,19 @@ class BatchJob:
                     f"({len(clashing)} photo(s) already have outputs in the output folder)"
                 )
         remove_stale_temporaries(self.items)
-        work = []
+        settled, work = [], []
         for index, item in enumerate(self.items):
             if item.problem is not None:
-                yield FileOutcome(index, item, FAILED, item.problem)
+                settled.append(FileOutcome(index, item, FAILED, item.problem))
             elif self.options.existing == "skip" and item.outputs_complete():
-                yield FileOutcome(index, item, SKIPPED, "outputs already complete")
+                settled.append(FileOutcome(index, item, SKIPPED, "outputs already complete"))
             else:
                 work.append((index, item))
-        if work and not stop():
-            self._ensure_pipeline()
-        yield from self._process_all(work, stop)
+        return settled, work
 
-    def _ensure_pipeline(self) -> None:
-        """Load the pipeline and, now rather than on the first photo, the models this run needs."""
+    def load_models(self, models: Sequence[str] | None = None) -> None:
+        """Load the pipeline and, now rather than on the first photo, the models this run needs (or
+        `models`, see models_needed); BatchError when they cannot be loaded."""
         try:
             if self.pipeline is None:
                 self.pipeline = load_pipeline(
@@ -202,11 +212,11 @@ class BatchJob:
                 )
             load_models = getattr(self.pipeline, "load_models", None)
             if load_models is not None:
-                load_models(self._models_needed())
+                load_models(self.models_needed() if models is None else tuple(models))
         except Exception as error:  # any failure here is the run's, reported as one line
             raise BatchError(f"could not load the models: {error}") from error
 
-    def _models_needed(self) -> tuple[str, ...]:
+    def models_needed(self) -> tuple[str, ...]:
         """auto_fix finds faces, segments and scores identity with the encoder; "gan" finds faces and
         fills with the generator; the identity check finds faces too."""
         with_masks = any(item.user_mask_path is not None for item in self.items)
@@ -217,7 +227,12 @@ class BatchJob:
             kinds += ["encoder", "generator"]
         return tuple(dict.fromkeys(kinds))
 
-    def _process_all(self, work: list[tuple[int, BatchItem]], stop: Callable[[], bool]) -> Iterator[FileOutcome]:
+    def process(
+        self, work: Sequence[tuple[int, BatchItem]], should_stop: Callable[[], bool] | None = None
+    ) -> Iterator[FileOutcome]:
+        """Read, fix and write each (index, item) of `work` (from triage), whatever the policy on existing
+        outputs (a write replaces them atomically); a FileOutcome each, cancelled ones once stopped."""
+        stop = should_stop or (lambda: False)
         jobs = self.options.jobs
         reader = ThreadPoolExecutor(jobs, thread_name_prefix="batch-read") if jobs else _InlineExecutor()
         writer = ThreadPoolExecutor(jobs, thread_name_prefix="batch-write") if jobs else _InlineExecutor()

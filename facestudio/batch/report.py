@@ -23,7 +23,7 @@ from typing import Any
 from facestudio.api import default_weights_dir
 from facestudio.atomic import atomic_write
 from facestudio.batch.engine import CANCELLED, DONE, SKIPPED, BatchOptions, FileOutcome
-from facestudio.batch.plan import remove_stale_temporaries
+from facestudio.batch.plan import BatchItem, remove_stale_temporaries
 from facestudio.faces import detector_name
 from facestudio.steps import figure_record
 
@@ -72,6 +72,11 @@ class RunReport:
         except OSError as error:  # the run goes on; the final report still has the row
             logger.warning("%s: could not append to the journal: %s", self.journal_path, error)
         self.earlier[row["file"]] = record
+
+    def finished_earlier(self, item: BatchItem) -> bool:
+        """Whether the journal records the item's photo as done (with its figures)."""
+        record = self.earlier.get(_printable(item.name))
+        return record is not None and record["row"].get("status") == DONE
 
     def write_if_due(self, every_s: float = 5.0) -> None:
         """Rewrite the report if the last write is `every_s` old: a run killed now leaves a report that
