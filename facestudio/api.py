@@ -38,7 +38,8 @@ from facestudio.alignment import (
 from facestudio.blend import CropFill, composite_fills, grow_mask
 from facestudio.classic import telea_inpaint
 from facestudio.devices import resolve_device
-from facestudio.references import NoReferenceFaceError, ReferencePhoto
+from facestudio.reference_transfer import add_reference_detail
+from facestudio.references import NoReferenceFaceError, ReferenceGallery, ReferencePhoto
 from facestudio.faces import (
     Face,
     FaceCrop,
@@ -69,7 +70,8 @@ class NoFaceError(ValueError):
 
 NO_FACE_MESSAGE = "no face found in the photo; draw a face box around the face, or give a mask of what to fill"
 # A reference for each face: one for all (prepared or an image), one per face (None: that face has none), or none.
-References = Union[ReferencePhoto, np.ndarray, Sequence[Optional[ReferencePhoto]], None]
+# A ReferenceGallery: each face takes the reference of its own person, or none.
+References = Union[ReferencePhoto, np.ndarray, ReferenceGallery, Sequence[Optional[ReferencePhoto]], None]
 
 
 @dataclass(eq=False)
@@ -220,7 +222,8 @@ class Pipeline:
         no face crop covers fall back to Telea. `faces`: the faces already found in `image` (default:
         detected here), so a caller that detected them once does not pay for it twice.
         `reference`: another photo of the person (a ReferencePhoto from `reference()`, or an image),
-        or one per face of `faces` (None for a face without one); "gan" only.
+        one per face of `faces` (None for a face without one), or a ReferenceGallery to match each
+        face to; "gan" only.
         "telea": OpenCV Telea everywhere.
         """
         _check_image(image)
@@ -231,7 +234,7 @@ class Pipeline:
         with self._lock:
             if reference is not None and faces is None:
                 faces = self._faces_or_whole(image)
-            references = self._references_for(reference, faces)
+            references = self._references_for(reference, faces, image)
             return self._inpaint(image, mask, method, faces, size or self.generator_size, references=references)
 
     def auto_fix(
@@ -271,7 +274,7 @@ class Pipeline:
             # and the before side of the identity figure, so the encoder runs once per side.
             before = self._embed_crops([face_crop(image, face, MODEL_SIZE).image for face in faces])
             known = {id(face): vector for face, vector in zip(faces, before)}
-            references = self._references_for(reference, faces)
+            references = self._references_for(reference, faces, image, before)
             result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size, known, references)
             similarity = self._identity_similarity(before, result, faces)
         metrics = {
@@ -313,10 +316,16 @@ class Pipeline:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
-    def _references_for(self, reference: References, faces: list[Face] | None) -> list[ReferencePhoto | None] | None:
-        """One ReferencePhoto or None per face of `faces` (None: no reference at all)."""
+    def _references_for(self, reference: References, faces: list[Face] | None, image: np.ndarray | None = None,
+                         vectors: np.ndarray | None = None) -> list[ReferencePhoto | None] | None:
+        """One ReferencePhoto or None per face of `faces` (None: no reference at all). A gallery is
+        matched by the faces' identity `vectors` (computed from `image` when not given)."""
         if reference is None:
             return None
+        if isinstance(reference, ReferenceGallery):
+            if vectors is None:
+                vectors = self._embed_crops([face_crop(image, face, MODEL_SIZE).image for face in faces or []])
+            return reference.match(vectors)
         if isinstance(reference, (ReferencePhoto, np.ndarray)):
             prepared = reference if isinstance(reference, ReferencePhoto) else self.reference(reference)
             return [prepared] * len(faces or [])
@@ -366,8 +375,9 @@ class Pipeline:
     ) -> list[np.ndarray]:
         """The generator's whole output (size x size x 3 float32 in [0, 255], not composited with the
         known pixels: the compositor matches it to them) for each (face, crop, hole) job. A face with a
-        reference (by id in `references`) is conditioned on the reference's identity vector, and a
-        reference generator also sees the reference's aligned crop."""
+        reference (by id in `references`) is conditioned on the reference's identity vector, a reference
+        generator also sees the reference's aligned crop, and the reference's fine detail is added to the
+        fill (facestudio.reference_transfer)."""
         import torch
 
         from facestudio.tensors import tensor_to_pixels
@@ -395,7 +405,13 @@ class Pipeline:
                     else torch.zeros_like(pixels[0]) for face, crop, _ in jobs])
             predicted = generator(pixels * (1.0 - holes), holes, identity, guide)
             out = tensor_to_pixels(predicted)
-        return list(out.permute(0, 2, 3, 1).to("cpu").numpy())
+        fills = list(out.permute(0, 2, 3, 1).to("cpu").numpy())
+        for index, (face, crop, hole) in enumerate(jobs):
+            reference = references.get(id(face))
+            if reference is not None:
+                fills[index] = add_reference_detail(fills[index], crop.image, hole, reference.crop(crop.size),
+                                                    reference.face, face)
+        return fills
 
     def _identity_similarity(self, before: np.ndarray, after: np.ndarray, faces: list[Face]) -> float:
         """Mean cosine between each face's encoder vector before the fix (`before`, one row per face) and

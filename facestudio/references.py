@@ -47,6 +47,18 @@ class ReferencePhoto:
         return self._crops[size]
 
 
+@dataclass(eq=False)
+class ReferenceGallery:
+    """Reference photos of several people (e.g. a folder of them): each face of a photo takes the one of
+    its own person (`match_references`), or none."""
+
+    references: list[ReferencePhoto]
+    threshold: float = ENCODER_THRESHOLD
+
+    def match(self, face_vectors: np.ndarray) -> list[ReferencePhoto | None]:
+        return match_references(face_vectors, self.references, self.threshold)
+
+
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
     """1 - cosine of two unit vectors (0 = the same vector, up to 2)."""
     return float(1.0 - np.clip(np.dot(a, b), -1.0, 1.0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -11,32 +12,13 @@ import torch
 from facestudio import load_pipeline
 from facestudio.api import Pipeline
 from facestudio.imageio import read_image
-from facestudio.models import InpaintGenerator, load_checkpoint, save_checkpoint
+from facestudio.models import InpaintGenerator
 from facestudio.references import NoReferenceFaceError, ReferencePhoto, cosine_distance, match_references
 
 
 @pytest.fixture(scope="module")
 def pipeline(random_weights_dir: Path) -> Pipeline:
     return load_pipeline(device="cpu", weights_dir=random_weights_dir, detector="haar")
-
-
-@pytest.fixture(scope="module")
-def reference_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path) -> Path:
-    """random_weights_dir with its generator widened to a reference generator whose reference input weights and
-    identity FiLM are random (untrained FiLM is the identity: the vector would change nothing)."""
-    folder = tmp_path_factory.mktemp("reference-weights")
-    for checkpoint in random_weights_dir.glob("*.pt"):
-        (folder / checkpoint.name).write_bytes(checkpoint.read_bytes())
-    plain, _ = load_checkpoint(random_weights_dir / "generator.pt", expected_kind="generator")
-    widened = InpaintGenerator(**{**plain.config, "reference": True})
-    widened.load_state_dict(plain.state_dict())
-    torch.manual_seed(1)
-    with torch.no_grad():
-        widened.enc0.conv.weight[:, 5:] = 0.5 * torch.randn_like(widened.enc0.conv.weight[:, 5:])
-        for film in [*widened.dilated_film, widened.merge_film]:
-            film.projection.weight.normal_(0.0, 0.5)
-    save_checkpoint(folder / "generator.pt", widened.eval())
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +125,44 @@ def test_match_references_takes_the_closest_person_under_the_threshold() -> None
     matched = match_references(np.stack([near_ben, anna, stranger]), references, threshold=0.239)
     assert [m.name if m else None for m in matched] == ["ben.jpg", "anna.jpg", None]
     assert match_references(np.stack([anna]), []) == [None]
+
+
+def test_reference_detail_sharpens_the_hole_with_the_reference_s_own_detail(faces: list[np.ndarray]) -> None:
+    from facestudio.face import Face
+    from facestudio.reference_transfer import add_reference_detail, aligned_reference
+
+    truth = faces[0][:128, :128].copy() if faces[0].shape[0] >= 128 else faces[0]
+    truth = np.ascontiguousarray(truth[:128, :128])
+    side = truth.shape[0]
+    landmarks = np.array([[0.3, 0.3], [0.7, 0.3], [0.5, 0.5], [0.32, 0.69], [0.68, 0.69]], np.float32) * side
+    face = Face(box=(0, 0, side, side), landmarks=landmarks)
+    # the same face as its own reference: the affine is the identity, so the crop comes back as it was
+    assert np.abs(aligned_reference(truth, face, face).astype(int) - truth).max() <= 1
+    hole = np.zeros((side, side), np.uint8)
+    hole[side // 3: side // 2, side // 5: 4 * side // 5] = 255
+    blurred = cv2.GaussianBlur(truth, (0, 0), 4.0).astype(np.float32)  # a soft fill, as the generator's
+    sharpened = add_reference_detail(blurred, truth, hole, truth, face, face)
+    inside = hole > 0
+
+    def energy(image: np.ndarray) -> float:
+        grey = cv2.cvtColor(np.clip(image, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[inside].mean())
+
+    assert energy(sharpened) > 1.5 * energy(blurred)
+    assert np.abs(sharpened - truth)[inside].mean() < np.abs(blurred - truth)[inside].mean()  # closer to the truth
+    flat = np.full_like(truth, 128)  # a reference without detail adds nothing
+    assert np.allclose(add_reference_detail(blurred, truth, hole, flat, face, face), blurred, atol=1e-3)
+    assert add_reference_detail(blurred, truth, np.zeros_like(hole), truth, face, face) is blurred
+
+
+def test_a_gallery_gives_each_face_its_own_person_s_reference(faces: list[np.ndarray]) -> None:
+    from facestudio.references import ReferenceGallery
+
+    pipeline = load_pipeline(device="cpu", detector="haar")  # the shipped encoder: people apart for real
+    image = faces[0]
+    own = pipeline.reference(image[:, ::-1].copy(), name="own.jpg")  # the same person, mirrored
+    gallery = ReferenceGallery([pipeline.reference(faces[1], name="other.jpg"), own])
+    result = pipeline.auto_fix(image, reference=gallery)
+    assert result.metrics["references"] == ["own.jpg"] * len(result.faces)
+    nobody = ReferenceGallery([pipeline.reference(faces[1], name="other.jpg")], threshold=-1.0)
+    assert pipeline.auto_fix(image, reference=nobody).metrics["references"] == [None] * len(result.faces)
