@@ -38,6 +38,7 @@ from facestudio.alignment import (
 from facestudio.blend import CropFill, composite_fills, grow_mask
 from facestudio.classic import telea_inpaint
 from facestudio.devices import resolve_device
+from facestudio.occlusion_mask import occlusion_mask
 from facestudio.reference_transfer import add_reference_detail
 from facestudio.references import NoReferenceFaceError, ReferenceGallery, ReferencePhoto
 from facestudio.faces import (
@@ -300,7 +301,7 @@ class Pipeline:
         segmenter = self.model("segmenter")
         with torch.inference_mode():
             logits = segmenter(self._to_tensor([crop.image for crop in crops]))
-        crop_masks = (logits[:, 0] > 0).to("cpu").numpy()
+        crop_masks = [occlusion_mask(plane) for plane in logits[:, 0].float().to("cpu").numpy()]
         mask = np.zeros(image.shape[:2], dtype=np.uint8)
         for crop, occluded in zip(crops, crop_masks):
             mask_to_photo(occluded.astype(np.uint8) * 255, crop.matrix, image.shape, out=mask)
