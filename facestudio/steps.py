@@ -40,6 +40,7 @@ FIGURES: dict[str, str] = {
     "method": "method",
     "device": "device",
     "identity": "same person",
+    "reference_photo": "reference photo",
     "psnr": "PSNR",
     "ssim": "SSIM",
     "psnr_hole": "PSNR in the hole",
@@ -70,7 +71,9 @@ class FaceIdentity:
 @dataclass(frozen=True)
 class Figures:
     """Measured facts about one step. `identity` is per face (empty when not measured, and then
-    `identity_note` says why); `reference` holds the REFERENCE_FIGURES when a reference is known."""
+    `identity_note` says why); `reference` holds the REFERENCE_FIGURES when a reference is known (a clean
+    ground truth to score against). `reference_photos`: per face, the name of the reference photo of the
+    person that guided its fill (None: none), empty when the step was given no reference photo."""
 
     method: str
     device: str
@@ -80,6 +83,7 @@ class Figures:
     identity: tuple[FaceIdentity, ...] = ()
     identity_note: str = ""
     reference: Mapping[str, float] = field(default_factory=dict)
+    reference_photos: tuple[str | None, ...] = ()
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs in reading order, formatted for people."""
@@ -97,6 +101,10 @@ class Figures:
                 rows.append((label, face.verdict()))
         elif self.identity_note:
             rows.append((FIGURES["identity"], self.identity_note))
+        several = len(self.reference_photos) > 1
+        for number, name in enumerate(self.reference_photos, 1):
+            label = f"{FIGURES['reference_photo']} (face {number})" if several else FIGURES["reference_photo"]
+            rows.append((label, name or "none"))
         for key in REFERENCE_FIGURES:
             value = self.reference.get(key)
             if value is not None:
@@ -115,13 +123,16 @@ class Figures:
 
     def record(self) -> dict[str, Any]:
         """The figures under their names, as a report row holds them."""
-        return figure_record(self.faces, self.mask_percent, self.ms, self.identity, self.reference)
+        return figure_record(self.faces, self.mask_percent, self.ms, self.identity, self.reference,
+                             self.reference_photos)
 
 
 def figure_record(faces: int | None, mask_percent: float | None, ms: float | None,
-                  identity: Sequence[FaceIdentity] = (), reference: Mapping[str, float] | None = None) -> dict[str, Any]:
+                  identity: Sequence[FaceIdentity] = (), reference: Mapping[str, float] | None = None,
+                  reference_photos: Sequence[str | None] = ()) -> dict[str, Any]:
     """A step's figures as report columns, under their one name each (None: not known for this photo,
-    e.g. one that failed); identity has one value per face, ";"-joined. Batch reports are built from this."""
+    e.g. one that failed); identity and reference_photo have one value per face, ";"-joined (a face
+    without a reference photo: empty). Batch reports are built from this."""
     row: dict[str, Any] = {
         "faces": faces,
         "mask_percent": None if mask_percent is None else round(float(mask_percent), 3),
@@ -130,6 +141,8 @@ def figure_record(faces: int | None, mask_percent: float | None, ms: float | Non
     if identity:
         row["identity_distance"] = ";".join(f"{face.distance:.4f}" for face in identity)
         row["identity_verdict"] = ";".join("same" if face.same else "different" for face in identity)
+    if reference_photos:
+        row["reference_photo"] = ";".join(name or "" for name in reference_photos)
     row.update({key: float(value) for key, value in (reference or {}).items()})
     return row
 
@@ -160,22 +173,52 @@ def detect_occlusions(pipeline: Any, image: np.ndarray) -> StepResult:
 
 
 def inpaint(pipeline: Any, image: np.ndarray, mask: np.ndarray, method: str,
-            faces: Sequence[Face] | None = None) -> StepResult:
-    """Fill the hole `mask` (255 = fill) with `method`; `faces` default to those found here, once."""
+            faces: Sequence[Face] | None = None, reference: Any = None) -> StepResult:
+    """Fill the hole `mask` (255 = fill) with `method`; `faces` default to those found here, once.
+    `reference`: a reference photo (facestudio.references.ReferencePhoto) for every face, or a
+    ReferenceGallery each face takes its own person's from; the figures name the one each face used.
+    Only "gan" fills from a reference: with another method it is not used, and the figures say none."""
     started = time.perf_counter()
+    reference = reference if method == "gan" else None
     faces = list(faces) if faces is not None else find_faces(pipeline.detector, image)
-    result = np.asarray(pipeline.inpaint(image, mask, method=method, faces=faces or None), np.uint8)
-    figures = Figures(method, str(pipeline.device), len(faces), mask_percent(mask), _ms(started))
+    guides = reference_photos_for(pipeline, image, faces, reference)
+    extra = {} if guides is None else {"reference": guides}
+    result = np.asarray(pipeline.inpaint(image, mask, method=method, faces=faces or None, **extra), np.uint8)
+    figures = Figures(method, str(pipeline.device), len(faces), mask_percent(mask), _ms(started),
+                      reference_photos=_names(guides))
     return StepResult("inpaint", result, None, faces, figures)
 
 
-def auto_fix(pipeline: Any, image: np.ndarray, method: str, faces: Sequence[Face] | None = None) -> StepResult:
-    """Find faces (or take `faces`), segment, grow and fill; NoFaceError when there is no face."""
+def auto_fix(pipeline: Any, image: np.ndarray, method: str, faces: Sequence[Face] | None = None,
+             reference: Any = None) -> StepResult:
+    """Find faces (or take `faces`), segment, grow and fill; NoFaceError when there is no face.
+    `reference`: as for `inpaint` (passed to Pipeline.auto_fix, which matches a gallery itself)."""
     started = time.perf_counter()
-    outcome = pipeline.auto_fix(image, method=method, faces=list(faces) if faces is not None else None)
+    reference = reference if method == "gan" else None
+    extra = {} if reference is None else {"reference": reference}
+    outcome = pipeline.auto_fix(image, method=method, faces=list(faces) if faces is not None else None, **extra)
     mask = np.asarray(outcome.mask, np.uint8)
-    figures = Figures(method, str(pipeline.device), len(outcome.faces), mask_percent(mask), _ms(started))
+    used = tuple(outcome.metrics.get("references") or ()) if reference is not None else ()
+    figures = Figures(method, str(pipeline.device), len(outcome.faces), mask_percent(mask), _ms(started),
+                      reference_photos=used)
     return StepResult("auto_fix", np.asarray(outcome.image, np.uint8), mask, list(outcome.faces), figures)
+
+
+def reference_photos_for(pipeline: Any, image: np.ndarray, faces: Sequence[Face], reference: Any) -> list[Any] | None:
+    """One reference photo or None per face of `faces` (None: no reference given, or no face); a
+    ReferenceGallery is matched face by face, by each face's own identity vector."""
+    if reference is None or not faces:
+        return None
+    from facestudio.references import ReferenceGallery
+
+    if not isinstance(reference, ReferenceGallery):
+        return [reference] * len(faces)
+    vectors = np.stack([pipeline.reference(image, face=face).vector for face in faces])
+    return reference.match(vectors)
+
+
+def _names(guides: Sequence[Any] | None) -> tuple[str | None, ...]:
+    return () if guides is None else tuple(None if guide is None else guide.name for guide in guides)
 
 
 def measure_identity(pipeline: Any, before: np.ndarray, after: np.ndarray, faces: Sequence[Face],
@@ -188,12 +231,44 @@ def measure_identity(pipeline: Any, before: np.ndarray, after: np.ndarray, faces
         return (), f"not measured: {error}"
     height, width = before.shape[:2]
     regions = [face_region(face.box, width, height) for face in faces] or [(0, 0, width, height)]
+    pairs = [((x, y, w, h), before[y : y + h, x : x + w], after[y : y + h, x : x + w]) for x, y, w, h in regions]
+    return _measure_pairs(identity, pipeline, pairs, should_stop)
+
+
+def measure_reference_identity(pipeline: Any, image: np.ndarray, faces: Sequence[Face] | None, reference: Any,
+                               should_stop: Callable[[], bool] | None = None
+                               ) -> tuple[list[Face], tuple[tuple[FaceIdentity, ...], str]]:
+    """Is each face of `image` (`faces`, default those found here) the person of the reference photo
+    `reference` (facestudio.references.ReferencePhoto)? The same figure, backend and failure handling as
+    `measure_identity`, each face against the reference's face: (the faces, (per-face figures, "") or ((), why))."""
+    faces = list(faces) if faces is not None else find_faces(pipeline.detector, image)
+    if not faces:
+        return faces, ((), "not measured: no face found in the photo")
+    try:
+        from facestudio import identity
+    except ImportError as error:  # a build without the identity module
+        return faces, ((), f"not measured: {error}")
+    height, width = image.shape[:2]
+    rx, ry, rw, rh = face_region(reference.face.box, reference.image.shape[1], reference.image.shape[0])
+    theirs = reference.image[ry : ry + rh, rx : rx + rw]
+    pairs = []
+    for face in faces:
+        x, y, w, h = face_region(face.box, width, height)
+        pairs.append(((x, y, w, h), image[y : y + h, x : x + w], theirs))
+    return faces, _measure_pairs(identity, pipeline, pairs, should_stop)
+
+
+Region = tuple[int, int, int, int]
+
+
+def _measure_pairs(identity: Any, pipeline: Any, pairs: Sequence[tuple[Region, np.ndarray, np.ndarray]],
+                   should_stop: Callable[[], bool] | None) -> tuple[tuple[FaceIdentity, ...], str]:
+    """(box, a, b) pairs compared one by one: (per-pair figures, "") or ((), why not measured)."""
     measured = []
     try:
-        for x, y, w, h in regions:
-            a, b = before[y : y + h, x : x + w], after[y : y + h, x : x + w]
+        for box, a, b in pairs:
             result = _compare(identity, pipeline, a, b, should_stop)
-            measured.append(FaceIdentity((x, y, w, h), float(result.distance), float(result.threshold),
+            measured.append(FaceIdentity(box, float(result.distance), float(result.threshold),
                                          bool(result.same), str(result.backend)))
     except identity.IdentityError as error:
         logger.warning("identity not measured: %s", error)

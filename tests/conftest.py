@@ -86,3 +86,26 @@ def blind_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_d
     untrained = FaceDetectorNet(stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), neck=16).eval()
     save_checkpoint(folder / "detector.pt", untrained, {"torch_version": str(torch.__version__)})
     return folder
+
+
+@pytest.fixture(scope="session")
+def reference_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path) -> Path:
+    """random_weights_dir with its generator widened to a reference generator whose reference input weights and
+    identity FiLM are random (untrained FiLM is the identity: the vector would change nothing)."""
+    import torch
+
+    from facestudio.models import InpaintGenerator, load_checkpoint, save_checkpoint
+
+    folder = tmp_path_factory.mktemp("reference-weights")
+    for checkpoint in random_weights_dir.glob("*.pt"):
+        (folder / checkpoint.name).write_bytes(checkpoint.read_bytes())
+    plain, _ = load_checkpoint(random_weights_dir / "generator.pt", expected_kind="generator")
+    widened = InpaintGenerator(**{**plain.config, "reference": True})
+    widened.load_state_dict(plain.state_dict())
+    torch.manual_seed(1)
+    with torch.no_grad():
+        widened.enc0.conv.weight[:, 5:] = 0.5 * torch.randn_like(widened.enc0.conv.weight[:, 5:])
+        for film in [*widened.dilated_film, widened.merge_film]:
+            film.projection.weight.normal_(0.0, 0.5)
+    save_checkpoint(folder / "generator.pt", widened.eval())
+    return folder

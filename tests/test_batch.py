@@ -629,3 +629,83 @@ def test_a_pixel_budget_holds_big_photos_one_at_a_time(tmp_path, face, pipeline)
         peaks[name] = job.peak_pixels_in_flight
     assert peaks["tight"] == pixels and peaks["roomy"] >= 2 * pixels
     assert tree_hashes(tmp_path / "tight") == tree_hashes(tmp_path / "roomy")
+
+
+# ----- --references DIR: each face takes the reference photo of its own person ----------------------
+# Real people (ROF, neutral photos) the shipped encoder separates: each one's two photos are within the
+# same-person threshold (0.239: Al Pacino 0.07, Brie Larson 0.14), the other person's far beyond it (> 0.99).
+ROF_PEOPLE = {"pacino.jpg": "al_pacino", "larson.jpg": "brie_larson"}
+
+
+def reference_folders(data_root: Path, folder: Path) -> tuple[Path, Path, dict[str, str]]:
+    """IN holds a second photo of each person and a photo of a third person (Anthony Davis) who has no
+    reference; REFS holds one photo per person and a file that is not a photo. Returns IN, REFS and the
+    reference photo expected for each photo of IN ("": none)."""
+    neutral = data_root / "occluded-real" / "rof" / "neutral"
+    source, references = folder / "in", folder / "refs"
+    expected = {}
+    for name, person in ROF_PEOPLE.items():
+        if not (neutral / person / "000002.jpg").is_file():
+            pytest.skip(f"ROF photos of {person} not found under {neutral}")
+        save_rgb(references / name, read_image(neutral / person / "000001.jpg"), quality=95)
+        save_rgb(source / name, read_image(neutral / person / "000002.jpg"), quality=95)
+        expected[name] = name
+    save_rgb(source / "davis.jpg", read_image(neutral / "anthony_davis" / "000002.jpg"), quality=95)
+    expected["davis.jpg"] = ""
+    (references / "notes.jpg").write_text("a shopping list, not a photo\n")
+    return source, references, expected
+
+
+def reference_batch(source: Path, output: Path, *arguments: object) -> list[str]:
+    """`facestudio batch` with the gan fill and the shipped weights (identity matching must be meaningful)."""
+    return ["batch", str(source), str(output), "--method", "gan", "--device", "cpu", "--no-identity",
+            *map(str, arguments)]
+
+
+def test_batch_references_give_each_face_its_own_persons_reference_photo(tmp_path, data_root, capsys):
+    source, references, expected = reference_folders(data_root, tmp_path)
+    inputs_before = {**tree_hashes(source), **tree_hashes(references)}
+    output = tmp_path / "out"
+
+    code = main(reference_batch(source, output, "--references", references))
+
+    assert code == 0, capsys.readouterr().err
+    errors = capsys.readouterr().err.splitlines()
+    warnings = [line for line in errors if "warning" in line]
+    assert warnings == [f"facestudio batch: warning: {(references / 'notes.jpg').absolute()}: cannot read the "
+                        "reference photo (not an image (unrecognised or corrupt file)); left out"]
+    with open(output / "report.csv", newline="") as stream:
+        rows = {row["file"]: row for row in csv.DictReader(stream)}
+    assert set(rows) == set(expected)
+    for name, reference in expected.items():
+        assert rows[name]["status"] == DONE and int(rows[name]["faces"]) >= 1
+        assert rows[name]["reference_photo"].split(";") == [reference] * int(rows[name]["faces"]), name
+    report = json.loads((output / "report.json").read_text())
+    assert report["run"]["references"] == [str((references / name).absolute())
+                                           for name in ("larson.jpg", "notes.jpg", "pacino.jpg")]
+    entries = {entry["file"]: entry for entry in report["files"]}
+    assert entries["pacino.jpg"]["reference_photos"][0] == "pacino.jpg"
+    assert entries["davis.jpg"]["reference_photos"][0] is None
+    assert {**tree_hashes(source), **tree_hashes(references)} == inputs_before  # inputs are never written
+
+    # --resume must be given the reference photos the run was given: other ones would mix two runs' fills
+    assert main(reference_batch(source, output, "--references", references, "--resume")) == 0
+    capsys.readouterr()
+    fewer = tmp_path / "fewer"
+    save_rgb(fewer / "pacino.jpg", read_image(references / "pacino.jpg"))
+    assert main(reference_batch(source, output, "--references", fewer, "--resume")) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"facestudio batch: --resume: the earlier run in {output} was given other reference photos (--references); "
+        "give the same ones, or use another output folder"]
+    assert main(reference_batch(source, output, "--resume")) == 2
+
+
+def test_batch_references_of_an_empty_folder_cannot_start(tmp_path, face_paths, random_weights_dir, capsys):
+    source, empty = tmp_path / "in", tmp_path / "refs"
+    save_rgb(source / "portrait.jpg", read_image(face_paths[0]))
+    empty.mkdir()
+
+    code = main(batch_command(source, tmp_path / "out", "--weights", random_weights_dir, "--references", empty))
+
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [f"facestudio batch: {empty}: no reference photos in it"]

@@ -23,7 +23,9 @@ from facestudio.batch import DONE, FAILED, NO_FACE_REASON, BatchOptions, RunRepo
 from facestudio.cli import main
 from facestudio.imageio import read_image
 
-from test_batch import batch_command, gradient_photo, save_rgb, temporaries, tree_hashes
+from test_batch import (
+    batch_command, gradient_photo, reference_batch, reference_folders, save_rgb, temporaries, tree_hashes,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TIMINGS = {"ms", "read_ms", "write_ms"}
@@ -190,3 +192,22 @@ def test_the_cli_and_the_gui_import_ray_only_for_ray():
                 importers.append(source.relative_to(REPO_ROOT).as_posix())
     # Ray itself only in the runner, the runner only in the batch command (when --ray is given)
     assert sorted(set(importers)) == ["facestudio/batch/commands.py", "facestudio/batch/ray_runner.py"]
+
+
+def test_ray_actors_prepare_the_reference_photos_and_match_faces_as_the_local_batch(ray_cluster, tmp_path, data_root,
+                                                                                   capsys):
+    """--references reach the actors as paths (each prepares them once): the same reference_photo column as a
+    local run, and the warning about the file that is not a photo shown once, by the driver."""
+    source, references, expected = reference_folders(data_root, tmp_path)
+
+    local_code = main(reference_batch(source, tmp_path / "local", "--references", references))
+    local_warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    ray_code = main(reference_batch(source, tmp_path / "ray", "--references", references, "--ray",
+                                    "--ray-workers", "2"))
+    ray_warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+
+    assert local_code == ray_code == 0
+    assert ray_warnings == local_warnings and len(ray_warnings) == 1 and "notes.jpg" in ray_warnings[0]
+    rows = {row["file"]: row for row in report_rows(tmp_path / "ray")[0]}
+    assert report_rows(tmp_path / "ray")[0] == report_rows(tmp_path / "local")[0]
+    assert {name: row["reference_photo"].split(";")[0] for name, row in rows.items()} == expected

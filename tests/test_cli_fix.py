@@ -147,3 +147,55 @@ def test_fix_with_the_learned_detector_and_a_bad_detector_file_is_one_line(tmp_p
     error = capsys.readouterr().err
     assert error.startswith("facestudio fix: could not load the models: ")
     assert f"{weights / 'detector.pt'}: not a FaceStudio checkpoint (truncated, corrupt or another kind of file)" in error and len(error.splitlines()) == 1
+
+
+# ----- --reference: another photo of the person guides the fill ---------------------------------------
+def test_fix_with_a_reference_photo_fills_differently_and_names_it(tmp_path, face_paths, reference_weights_dir,
+                                                                   capsys):
+    """A reference generator with random, non-zero reference weights: the reference must reach the fill."""
+    photo = copy_photo(face_paths[0], tmp_path / "in" / "portrait.jpg")
+    reference = copy_photo(face_paths[1], tmp_path / "refs" / "mum_1990.jpg")
+    before = {path: digest(path) for path in (photo, reference)}
+
+    plain = fix(photo, "-o", tmp_path / "plain", "--detector", "haar", method="gan", weights=reference_weights_dir)
+    plain_out = capsys.readouterr().out
+    guided = fix(photo, "-o", tmp_path / "guided", "--reference", reference, "--detector", "haar", method="gan",
+                 weights=reference_weights_dir)
+    captured = capsys.readouterr()
+
+    assert plain == guided == 0, captured.err
+    assert "reference photo" not in plain_out
+    assert f"{photo}: reference photo mum_1990.jpg" in captured.out.splitlines()
+    without = read_image(tmp_path / "plain" / "portrait.png")
+    with_reference = read_image(tmp_path / "guided" / "portrait.png")
+    assert without.shape == with_reference.shape and not np.array_equal(without, with_reference)
+    # the same mask (the reference changes the fill, not what is found), and only the hole changes
+    mask = np.asarray(Image.open(tmp_path / "guided" / "portrait.mask.png"))
+    assert np.array_equal(mask, np.asarray(Image.open(tmp_path / "plain" / "portrait.mask.png")))
+    assert {path: digest(path) for path in (photo, reference)} == before  # inputs are never written
+
+
+@pytest.mark.parametrize("case", ["no face", "not an image", "missing"])
+def test_fix_with_an_unusable_reference_photo_is_one_line_naming_it_and_exit_2(case, tmp_path, face_paths,
+                                                                               random_weights_dir,
+                                                                               capsys):
+    photo = copy_photo(face_paths[0], tmp_path / "in" / "portrait.jpg")
+    reference = tmp_path / "refs" / "reference.png"
+    reference.parent.mkdir()
+    if case == "no face":
+        ramp = np.linspace(30, 220, 320).astype(np.uint8)
+        Image.fromarray(np.dstack([np.tile(ramp, (240, 1))] * 3)).save(reference)
+    elif case == "not an image":
+        reference.write_text("a shopping list, not a photo\n")
+    output = tmp_path / "out"
+
+    code = fix(photo, "-o", output, "--reference", reference, "--detector", "haar", method="gan",
+               weights=random_weights_dir)
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert error.startswith(f"facestudio fix: {reference}: ")
+    if case == "no face":
+        assert "no face found in the reference photo" in error
+    assert not any(output.iterdir())  # nothing written

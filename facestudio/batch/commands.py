@@ -27,8 +27,8 @@ from facestudio.batch.engine import (
     FileOutcome,
     OutputsExistError,
 )
-from facestudio.batch.plan import BatchItem, PlanError, plan_files, plan_folder
-from facestudio.batch.report import RunReport, run_settings
+from facestudio.batch.plan import BatchItem, PlanError, is_image_name, plan_files, plan_folder
+from facestudio.batch.report import RunReport, earlier_settings, run_settings
 from facestudio.faces import DETECTOR_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,9 @@ def add_fix_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for <stem>.png (result) and <stem>.mask.png (mask, 255 = occluded)")
     parser.add_argument("--masks", type=Path, metavar="MASKDIR",
                         help="use MASKDIR/<stem>.png (white = fill) instead of finding the occlusion")
+    parser.add_argument("--reference", type=Path, metavar="REF",
+                        help="another photo of the person (its largest face) to guide the fill of every face "
+                             "(gan only)")
     _add_common_arguments(parser)
 
 
@@ -60,6 +63,10 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--masks", type=Path, metavar="DIR",
                         help="use DIR/<same sub-folder>/<stem>.png (white = fill) instead of finding the occlusion")
     parser.add_argument("--recursive", action="store_true", help="also process the photos in sub-folders")
+    parser.add_argument("--references", type=Path, metavar="DIR",
+                        help="reference photos, one person each (every photo in DIR): each face's fill is guided "
+                             "by the one of its own person (the closest identity under the same-person "
+                             "threshold), or by none (gan only); the report's reference_photo column says which")
     parser.add_argument("--existing", choices=EXISTING_POLICIES, default=None,
                         help="photos whose outputs exist: skip them, overwrite them, or stop before starting "
                              "(default: stop)")
@@ -106,7 +113,7 @@ def run_fix(args: argparse.Namespace) -> int:
         return _cannot_start("fix", "no photos found in the given inputs (" + ", ".join(map(str, args.inputs)) + ")")
     options = BatchOptions(
         args.method, _device(args), args.weights, existing="overwrite", jobs=args.jobs, identity=False,
-        detector=args.detector,
+        detector=args.detector, reference=args.reference,
     )
     job = BatchJob(items, options)
     done = failed = 0
@@ -118,6 +125,9 @@ def run_fix(args: argparse.Namespace) -> int:
                 print(outcome.line, file=sys.stderr, flush=True)
             elif outcome.status == DONE:
                 done += 1
+                if outcome.reference_photos:  # which reference photo guided each face ("none": the face had none)
+                    names = ";".join(name or "none" for name in outcome.reference_photos)
+                    print(f"{outcome.item.source}: reference photo {names}", flush=True)
     except BatchError as error:
         return _cannot_start("fix", error)
     except KeyboardInterrupt:
@@ -137,22 +147,27 @@ def run_batch(args: argparse.Namespace) -> int:
     try:
         items = plan_folder(args.input_dir, args.output_dir, recursive=args.recursive, masks_dir=args.masks)
         _make_folder(args.output_dir)
+        references = () if args.references is None else reference_files(args.references)
     except PlanError as error:
         return _cannot_start("batch", error)
     options = BatchOptions(args.method, _device(args), args.weights, existing, args.jobs, args.identity,
-                           detector=args.detector)
+                           detector=args.detector, references=references)
     report = RunReport(
         args.output_dir, run_settings(args.input_dir, args.output_dir, args.recursive, args.masks, options)
     )
+    earlier = earlier_settings(args.output_dir) if args.resume else None
+    if earlier is not None and earlier.get("references", []) != report.settings["references"]:
+        return _cannot_start("batch", f"--resume: the earlier run in {args.output_dir} was given other reference "
+                                      "photos (--references); give the same ones, or use another output folder")
     if args.ray is not None:  # Ray is imported only here
         from facestudio.batch.ray_runner import RayBatchJob
 
         report.settings["ray"] = args.ray
         job = RayBatchJob(items, options, address=None if args.ray == LOCAL_RAY else args.ray,
                           workers=args.ray_workers, worker_cpus=args.ray_worker_cpus,
-                          journaled=report.finished_earlier)
+                          journaled=report.finished_earlier, on_warning=_warn)
     else:
-        job = BatchJob(items, options, on_fixed=report.journal)
+        job = BatchJob(items, options, on_fixed=report.journal, on_warning=_warn)
     stop = _StopRequest()
     previous = stop.install() if _main_thread() else {}
     try:
@@ -247,6 +262,25 @@ def _add_unreported(report: RunReport, items: list[BatchItem], reason: str) -> N
             report.add(FileOutcome(index, item, DONE, "written as the run was stopped"))
         else:
             report.add(FileOutcome(index, item, CANCELLED, reason))
+
+
+def reference_files(folder: Path) -> tuple[Path, ...]:
+    """Every photo in `folder` (not its sub-folders), by name, as absolute paths; PlanError when there is none."""
+    folder = Path(folder)
+    try:
+        files = sorted(path for path in folder.iterdir() if path.is_file() and is_image_name(path))
+    except OSError as error:
+        raise PlanError(f"{folder}: cannot list the reference photos ({error.strerror or error})") from None
+    if not files:
+        raise PlanError(f"{folder}: no reference photos in it")
+    return tuple(path.absolute() for path in files)
+
+
+def _warn(message: str) -> None:
+    """A warning that does not stop the run (a reference photo left out), above the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"facestudio batch: warning: {message}", file=sys.stderr)
 
 
 def _device(args: argparse.Namespace) -> str | None:

@@ -3,7 +3,8 @@
 `BatchJob.run()` yields one `FileOutcome` per planned photo (done, failed, skipped or cancelled)
 and never raises for a bad file: a photo that cannot be read, processed or written becomes a failed
 outcome with a one-line reason and the run goes on; so does a photo in which no face is found
-(`NO_FACE_REASON`: nothing is written for it). The models load once per run (one Pipeline).
+(`NO_FACE_REASON`: nothing is written for it). The models load once per run (one Pipeline), and so
+are the reference photos prepared (`prepare_references`): once per run, never per photo.
 
 Decoding and encoding overlap with the model work: `jobs` reader threads decode the next photos
 while the current one is on the model, and `jobs` writer threads encode finished results, with at
@@ -15,6 +16,7 @@ whole files or none, and the next run removes the temporary files a killed run l
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import traceback
@@ -32,7 +34,10 @@ from facestudio.api import NoFaceError, load_pipeline
 from facestudio.batch.plan import BatchItem, remove_stale_temporaries
 from facestudio.faces import check_detector_choice
 from facestudio.imageio import ImageReadError, ImageWriteError, image_size, read_image, read_mask, write_image
+from facestudio.references import NoReferenceFaceError, ReferenceGallery, ReferencePhoto
 from facestudio.steps import FaceIdentity
+
+logger = logging.getLogger(__name__)
 
 METHODS = ("gan", "telea")
 EXISTING_POLICIES = ("skip", "overwrite", "stop")
@@ -72,6 +77,10 @@ class BatchOptions:
     jobs: reader and writer threads beside the model; 0 does everything in the calling thread.
     identity: measure whether each fixed face is still the same person (`steps.measure_identity`).
     detector: the face detector ("auto", "learned", "haar"; see facestudio.api.load_pipeline).
+    reference: a reference photo of the person guiding the fill of every face (`fix --reference`); a
+    file that cannot be read or shows no face stops the run before it starts.
+    references: reference photos of several people (`batch --references DIR`): each face takes the one
+    of its own person, or none; a bad file is a warning and the others are used.
     """
 
     method: str = "gan"
@@ -81,6 +90,8 @@ class BatchOptions:
     jobs: int = 2
     identity: bool = True
     detector: str = "auto"
+    reference: Path | None = None
+    references: tuple[Path, ...] = ()
     # Decoded pixels the run may hold at once, beside the photo on the model (photos read ahead, results
     # waiting to be written); None: a sixth of this machine's memory at 12 bytes a pixel. A photo larger
     # than the budget is processed alone. Memory follows pixels, not file size: a 571 KB PNG can be 196 MP.
@@ -112,6 +123,7 @@ class FileOutcome:
     read_ms: float | None = None
     write_ms: float | None = None
     traceback: str | None = None
+    reference_photos: tuple[str | None, ...] = ()  # per face, the reference photo that guided it (None: none)
 
     @property
     def line(self) -> str:
@@ -136,6 +148,7 @@ class _Fixed:
     ms: float
     read_ms: float
     note: str
+    reference_photos: tuple[str | None, ...] = ()
 
 
 class BatchJob:
@@ -148,11 +161,14 @@ class BatchJob:
 
     def __init__(
         self, items: Sequence[BatchItem], options: BatchOptions | None = None, *, pipeline: _Pipeline | None = None,
-        on_fixed: Callable[[FileOutcome], None] | None = None,
+        on_fixed: Callable[[FileOutcome], None] | None = None, on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.items = list(items)
         self.options = options or BatchOptions()
         self.pipeline = pipeline
+        # A reference photo for every face, a gallery of them, or None; prepared by load_models, once.
+        self.guide: ReferencePhoto | ReferenceGallery | None = None
+        self.on_warning = on_warning or logger.warning  # a reference photo of --references that cannot be used
         # Called with a photo's outcome (its figures) before its outputs are written: a journal that
         # records it first never meets outputs without figures, however the run is killed.
         self.on_fixed = on_fixed
@@ -215,6 +231,8 @@ class BatchJob:
                 load_models(self.models_needed() if models is None else tuple(models))
         except Exception as error:  # any failure here is the run's, reported as one line
             raise BatchError(f"could not load the models: {error}") from error
+        if self.guide is None and (self.options.reference is not None or self.options.references):
+            self.guide = prepare_references(self.pipeline, self.options, self.on_warning)
 
     def models_needed(self) -> tuple[str, ...]:
         """auto_fix finds faces, segments and scores identity with the encoder; "gan" finds faces and
@@ -225,6 +243,8 @@ class BatchJob:
         kinds += [] if with_masks else ["segmenter", "encoder"]
         if self.options.method == "gan":
             kinds += ["encoder", "generator"]
+        if self.options.reference is not None or self.options.references:
+            kinds += ["detector", "encoder"]  # a reference photo's face and identity vector
         return tuple(dict.fromkeys(kinds))
 
     def process(
@@ -304,10 +324,10 @@ class BatchJob:
         started = time.perf_counter()
         try:
             if loaded.user_mask is not None:
-                step = steps.inpaint(self.pipeline, image, loaded.user_mask, self.options.method)
+                step = steps.inpaint(self.pipeline, image, loaded.user_mask, self.options.method, reference=self.guide)
                 mask, faces = loaded.user_mask, None
             else:
-                step = steps.auto_fix(self.pipeline, image, self.options.method)
+                step = steps.auto_fix(self.pipeline, image, self.options.method, reference=self.guide)
                 mask, faces = step.mask, step.faces
             _check_shapes(image, step.image, mask)
             identity, note = ((), "")
@@ -329,6 +349,7 @@ class BatchJob:
             ms=ms,
             read_ms=loaded.read_ms,
             note=note,
+            reference_photos=step.figures.reference_photos,
         )
 
 
@@ -342,6 +363,38 @@ def default_pixel_budget() -> int:
     except (AttributeError, ValueError, OSError):
         total = 24 * 1024**3
     return max(1, int(total / 6 / BYTES_PER_PIXEL_IN_FLIGHT))
+
+
+def prepare_references(
+    pipeline: Any, options: BatchOptions, warn: Callable[[str], None]
+) -> ReferencePhoto | ReferenceGallery | None:
+    """The run's reference photos, each read and prepared once (`Pipeline.reference`, named by its file name):
+    `options.reference` for every face (BatchError, one line naming the file, when it cannot be used), or a
+    gallery of `options.references` (a file that cannot be used is `warn`ed about and left out)."""
+    if options.reference is not None:
+        return _prepare_reference(pipeline, Path(options.reference))
+    prepared = []
+    for path in options.references:
+        try:
+            prepared.append(_prepare_reference(pipeline, Path(path)))
+        except BatchError as error:
+            warn(f"{error}; left out")
+    if options.references and not prepared:
+        warn("no reference photo can be used: the faces are filled without one")
+    return ReferenceGallery(prepared) if prepared else None
+
+
+def _prepare_reference(pipeline: Any, path: Path) -> ReferencePhoto:
+    try:
+        image = read_image(path)
+    except ImageReadError as error:
+        raise BatchError(f"{path}: cannot read the reference photo ({error.problem})") from None
+    try:
+        return pipeline.reference(image, name=path.name)
+    except NoReferenceFaceError:
+        raise BatchError(f"{path}: no face found in the reference photo") from None
+    except ValueError as error:  # the engine's checks of its input (a photo 1 px high)
+        raise BatchError(f"{path}: cannot use the reference photo ({_one_line(error)})") from None
 
 
 def _pixels_of(item: BatchItem) -> int:
@@ -407,6 +460,7 @@ def _outcome(index: int, item: BatchItem, fixed: _Fixed, write_ms: float | None)
         ms=fixed.ms,
         read_ms=fixed.read_ms,
         write_ms=write_ms,
+        reference_photos=fixed.reference_photos,
     )
 
 

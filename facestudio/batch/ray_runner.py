@@ -10,7 +10,9 @@ journals it. A retried task writes its photos again, the same bytes, atomically 
 driver keeps the first outcome of each photo: one journal line, one report row.
 
 IN and OUT must be paths every node sees (a shared filesystem), and every node needs FaceStudio with
-the `cluster` extra. Ray is imported here only, and this module only when --ray is given.
+the `cluster` extra. Ray is imported here only, and this module only when --ray is given. Reference
+photos (--references) travel as their paths (in BatchOptions): each actor prepares them once as it
+starts, and the driver shows each warning about an unusable one once.
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ class RayBatchJob:
     journaled(item): whether the journal holds the item as done. Under --resume, a photo with complete
     outputs but no journal line (the whole run was killed after an actor wrote it, before the driver
     journaled it) is done again, so that every done row has its figures, as in a local resume.
+    on_warning(line): called once per distinct warning of the actors (a reference photo left out).
     """
 
     def __init__(
         self, items: Sequence[BatchItem], options: BatchOptions, *, address: str | None = None,
         workers: int | None = None, worker_cpus: int = 1, journaled: Callable[[BatchItem], bool] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.items = list(items)
         self.options = options
@@ -56,6 +60,8 @@ class RayBatchJob:
         self.workers = workers
         self.worker_cpus = worker_cpus
         self.journaled = journaled
+        self.on_warning = on_warning or logger.warning
+        self.warned: set[str] = set()
         self.worker_pids: set[int] = set()  # the actor processes that reported a photo
 
     @property
@@ -105,6 +111,10 @@ class RayBatchJob:
                     break
                 if row["error"]:
                     raise BatchError(f"{row['error']} (on a Ray worker)")
+                for warning in filter(None, str(row.get("warnings") or "").split("\n")):
+                    if warning not in self.warned:
+                        self.warned.add(warning)
+                        self.on_warning(warning)
                 self.worker_pids.add(int(row["pid"]))
                 outcome = pickle.loads(row["outcome"])
                 item = pending.pop(outcome.index, None)
@@ -151,7 +161,8 @@ class PhotoFixer:
         import torch
 
         torch.set_num_threads(threads)
-        self.job = BatchJob([], options)
+        self.warnings: list[str] = []  # reference photos left out, sent with every row (the driver shows each once)
+        self.job = BatchJob([], options, on_warning=self.warnings.append)
         self.error = ""  # models that cannot load end the run with this line (the driver raises it)
         try:
             self.job.load_models(models)
@@ -162,7 +173,8 @@ class PhotoFixer:
         work = [pickle.loads(blob) for blob in batch["work"]]
         outcomes = [] if self.error else [pickle.dumps(outcome) for outcome in self.job.process(work)]
         count = len(outcomes) or len(work)
-        return {"outcome": outcomes or [b""] * count, "error": [self.error] * count, "pid": [os.getpid()] * count}
+        return {"outcome": outcomes or [b""] * count, "error": [self.error] * count, "pid": [os.getpid()] * count,
+                "warnings": ["\n".join(self.warnings)] * count}
 
 
 def _import_ray() -> Any:

@@ -3,7 +3,8 @@
 Both are replaced atomically at the end of a run (cancelled or interrupted runs included), so a
 reader never sees half a report. Columns: file, status, reason, faces, mask_percent, ms (model),
 read_ms, write_ms, result, mask, one column per figure the pipeline reported, and, when the
-identity module ran, identity_distance / identity_verdict (one value per face, ";"-separated).
+identity module ran, identity_distance / identity_verdict (one value per face, ";"-separated); with
+reference photos, reference_photo: per face, the file name of the one that guided its fill ("" for none).
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ class RunReport:
         return csv_path, json_path
 
     def _row(self, outcome: FileOutcome) -> dict[str, Any]:
-        figures = figure_record(outcome.faces, outcome.mask_percent, outcome.ms, outcome.identity, outcome.figures)
+        figures = figure_record(outcome.faces, outcome.mask_percent, outcome.ms, outcome.identity, outcome.figures,
+                                outcome.reference_photos)
         row: dict[str, Any] = {
             "file": outcome.item.name,
             "status": outcome.status,
@@ -162,7 +164,23 @@ def run_settings(
         "detector": detector_name(options.detector, weights_dir),
         "existing": options.existing,
         "jobs": options.jobs,
+        "references": reference_settings(options),
     }
+
+
+def reference_settings(options: BatchOptions) -> list[str]:
+    """The reference photo files a run is given (what --resume must find unchanged)."""
+    paths = ([options.reference] if options.reference is not None else []) + list(options.references)
+    return [str(path) for path in paths]
+
+
+def earlier_settings(output_dir: Path) -> dict[str, Any] | None:
+    """The "run" section of the report an earlier run left in `output_dir` (None: none, or unreadable)."""
+    try:
+        run = json.loads((Path(output_dir) / REPORT_JSON).read_text(encoding="utf-8"))["run"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return run if isinstance(run, dict) else None
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
@@ -211,6 +229,8 @@ def _json_row(outcome: FileOutcome, row: dict[str, Any]) -> dict[str, Any]:
     if _printable(entry["source"]) != entry["source"]:  # the exact bytes of a name that is not UTF-8
         entry["source_bytes_base64"] = base64.b64encode(raw).decode("ascii")
     entry["figures"] = dict(outcome.figures)
+    if outcome.reference_photos:
+        entry["reference_photos"] = list(outcome.reference_photos)
     if outcome.identity:
         entry["identity"] = [
             {

@@ -1,4 +1,9 @@
-"""The edited photo as state: image and mask layers, face boxes, the reference, and the undo stack.
+"""The edited photo as state: image and mask layers, face boxes, the reference, the reference photo
+and the undo stack.
+
+Two different things: the *reference* (`Reference`) is a clean copy of this very photo that results
+are scored against; the *reference photo* (`ReferencePhotoChoice`) is another photo of the person
+that guides the fill (facestudio.references).
 
 The document draws nothing. Commands change it through `write_image`, `write_mask` and `set_faces`;
 views listen to its signals, which name the changed rectangle so a 24-megapixel photo repaints only
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal
@@ -48,6 +54,39 @@ class Reference:
     name: str = "reference"
 
 
+@dataclass(frozen=True)
+class ReferencePhotoChoice:
+    """Another photo of the person, chosen to guide fills: the prepared reference photo (a
+    facestudio.references.ReferencePhoto: `.name`, `.crop(size)`), its file, and whether each face of
+    the photo is that person (steps.FaceIdentity per face; `note` says why when not measured)."""
+
+    photo: Any
+    path: Path
+    identity: tuple = ()
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return str(self.photo.name)
+
+    @property
+    def different_person(self) -> bool:
+        """True when some face of the photo is measured as not the reference's person."""
+        return any(not face.same for face in self.identity)
+
+    def verdict(self) -> str:
+        """The identity verdict in words, a warning first when the reference shows someone else."""
+        several = len(self.identity) > 1
+        lines = [f"Same person{f' (face {number})' if several else ''}: {face.verdict()}"
+                 for number, face in enumerate(self.identity, 1)]
+        if not self.identity:
+            lines = [f"Same person: {self.note or 'not measured'}"]
+        if self.different_person:
+            lines.insert(0, "Warning: the reference photo shows a different person. Fills will still use it: "
+                            "clear it if it is the wrong photo.")
+        return "\n".join(lines)
+
+
 class Document(QObject):
     """One photo being edited. Every change goes through `undo_stack` so it can be undone."""
 
@@ -56,6 +95,7 @@ class Document(QObject):
     mask_changed = Signal(QRect)     # mask values changed inside the rect
     faces_changed = Signal()
     reference_changed = Signal()
+    reference_photo_changed = Signal()
     path_changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -70,6 +110,7 @@ class Document(QObject):
         self._save_target: Path | None = None
         self._name = "untitled"
         self._reference: Reference | None = None
+        self._reference_photo: ReferencePhotoChoice | None = None
 
     # --- whole-document changes (not undoable: they start a new editing session) ---
 
@@ -89,6 +130,7 @@ class Document(QObject):
         self._name = name or (path.name if path else "untitled")
         self._reference = None
         self.set_reference(reference)
+        self.set_reference_photo(None)  # it was compared with the faces of the photo it was chosen for
         self.undo_stack.setClean()
         self.reset.emit()
         self.path_changed.emit()
@@ -103,6 +145,11 @@ class Document(QObject):
                 raise ValueError("the true mask does not have the photo's size")
         self._reference = reference
         self.reference_changed.emit()
+
+    def set_reference_photo(self, choice: ReferencePhotoChoice | None) -> None:
+        """Guide later fills with another photo of the person (None: no reference photo). Not an undo step."""
+        self._reference_photo = choice
+        self.reference_photo_changed.emit()
 
     def mark_saved(self, path: Path) -> None:
         """The image now lives at `path` (where Save writes from now on): the current state is the clean one."""
@@ -159,6 +206,10 @@ class Document(QObject):
     @property
     def reference(self) -> Reference | None:
         return self._reference
+
+    @property
+    def reference_photo(self) -> ReferencePhotoChoice | None:
+        return self._reference_photo
 
     @property
     def path(self) -> Path | None:

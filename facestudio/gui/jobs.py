@@ -1,4 +1,5 @@
-"""The editor's engine actions as jobs for the ModelManager: detect, inpaint, auto-fix.
+"""The editor's engine actions as jobs for the ModelManager: detect, inpaint, auto-fix, and preparing
+a reference photo (another photo of the person that guides the fills).
 
 Each job runs one step of `facestudio.steps` (faces found once and passed down) and hands the
 result over as soon as the fill exists (`context.deliver`), so the photo changes on screen at once;
@@ -8,13 +9,14 @@ or Cancel while measuring costs only the figure (it then says why it is missing)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from facestudio import steps
 from facestudio.api import Face, NoFaceError
-from facestudio.gui.document import FaceBox, Reference
+from facestudio.gui.document import FaceBox, Reference, ReferencePhotoChoice
 from facestudio.gui.worker import Job, JobCancelled, JobContext
 
 METHODS = ("gan", "telea")
@@ -38,9 +40,10 @@ def detect_occlusions_job(image: np.ndarray, reference: Reference | None) -> Job
 
 
 def inpaint_job(image: np.ndarray, mask: np.ndarray, method: str, reference: Reference | None,
-                face_boxes: list[FaceBox] | None = None) -> Job:
+                face_boxes: list[FaceBox] | None = None, reference_photo: Any = None) -> Job:
     """Fill the hole the user marked (`mask`, 255 = hole) with the chosen method. The document's face
-    boxes, when it has any, are the faces (so the detector does not run again)."""
+    boxes, when it has any, are the faces (so the detector does not run again). `reference_photo`: a
+    prepared reference photo (ReferencePhotoChoice.photo) that guides the fill of every face."""
     image, mask = image.copy(), mask.copy()
     face_boxes = list(face_boxes or [])
 
@@ -49,18 +52,19 @@ def inpaint_job(image: np.ndarray, mask: np.ndarray, method: str, reference: Ref
         pipeline = context.pipeline
         context.step(0.2, f"Inpainting ({method})…")
         faces = _faces_of_boxes(face_boxes) if face_boxes else None
-        step = steps.inpaint(pipeline, image, mask, method, faces)
+        step = steps.inpaint(pipeline, image, mask, method, faces, reference=reference_photo)
         return _finish(context, pipeline, image, step, mask, reference)
 
     return job
 
 
 def auto_fix_job(image: np.ndarray, method: str, reference: Reference | None,
-                 face_boxes: list[FaceBox] | None = None) -> Job:
+                 face_boxes: list[FaceBox] | None = None, reference_photo: Any = None) -> Job:
     """Detect faces, segment occlusions and inpaint them, all at once (one engine call).
 
     With `face_boxes` (the document's, drawn or kept by the user) those faces are fixed instead of
-    the detector's; no box and no face found ends the job with NO_FACE_MESSAGE.
+    the detector's; no box and no face found ends the job with NO_FACE_MESSAGE. `reference_photo`:
+    as for `inpaint_job`; the step's figures name it per face.
     """
     image = image.copy()
     face_boxes = list(face_boxes or [])
@@ -70,10 +74,36 @@ def auto_fix_job(image: np.ndarray, method: str, reference: Reference | None,
         pipeline = context.pipeline
         context.step(0.1, f"Auto-fix ({method}): faces, occlusions, inpainting…")
         try:
-            step = steps.auto_fix(pipeline, image, method, _faces_of_boxes(face_boxes) if face_boxes else None)
+            step = steps.auto_fix(pipeline, image, method, _faces_of_boxes(face_boxes) if face_boxes else None,
+                                  reference=reference_photo)
         except NoFaceError:
             raise NoFaceError(NO_FACE_MESSAGE) from None
         return _finish(context, pipeline, image, step, step.mask, reference)
+
+    return job
+
+
+def reference_photo_job(path: Path, image: np.ndarray, face_boxes: list[FaceBox] | None = None) -> Job:
+    """Read and prepare the reference photo at `path` once (its largest face, its identity vector) and
+    say whether each face of `image` (the document's boxes, else those found) is its person, with the
+    identity figure the editor shows after a fill. Fails with one line when the file cannot be read or
+    shows no face."""
+    from facestudio.imageio import read_image
+
+    image, path = image.copy(), Path(path)
+    face_boxes = list(face_boxes or [])
+
+    def job(context: JobContext) -> ReferencePhotoChoice:
+        context.step(0.0, "Loading models…")
+        pipeline = context.pipeline
+        context.step(0.2, f"Preparing the reference photo {path.name}…")
+        photo = pipeline.reference(read_image(path), name=path.name)
+        context.step(0.5, "Comparing the faces with the reference photo…")
+        faces = _faces_of_boxes(face_boxes) if face_boxes else None
+        _, (identity, note) = steps.measure_reference_identity(pipeline, image, faces, photo,
+                                                               should_stop=lambda: context.cancelled)
+        context.check()
+        return ReferencePhotoChoice(photo, path, identity, note)
 
     return job
 

@@ -25,10 +25,11 @@ from facestudio.gui import mask_ops
 from facestudio.gui.autosave import INTERVAL_MS, Autosave, Snapshot, read_snapshot
 from facestudio.gui.canvas import Canvas
 from facestudio.gui.commands import apply_engine_result, push_mask_change
-from facestudio.gui.document import Document, FaceBox, Reference
-from facestudio.gui.jobs import METHODS, auto_fix_job, detect_occlusions_job, face_boxes_of, inpaint_job
+from facestudio.gui.document import Document, FaceBox, Reference, ReferencePhotoChoice
+from facestudio.gui.jobs import (METHODS, auto_fix_job, detect_occlusions_job, face_boxes_of, inpaint_job,
+                                 reference_photo_job)
 from facestudio.steps import StepResult
-from facestudio.gui.panels import HistoryPanel, LayersPanel, current_figures
+from facestudio.gui.panels import HistoryPanel, LayersPanel, ReferencePhotoPanel, current_figures
 from facestudio.gui.tools import (BrushSettings, BrushTool, EraserTool, FaceBoxTool, FillTool, LassoTool,
                                   RectangleTool, Tool)
 from facestudio.gui.worker import ModelManager
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self._job_generation = -1
         self._job_command: tuple[int, object] = (-1, None)  # (job id, the undo step its early result made)
         self._engine_job = -1  # the id of the editor's own latest engine job (the batch dialog submits others)
+        self._reference_photo_job = (-1, -1)  # (job id, generation) of the reference photo being prepared
         self.last_error: str | None = None     # the latest one-line problem shown to the user
         self.batch_dialog: QWidget | None = None
 
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
                                          FaceBoxTool(self.canvas))}
         self._build_docks()
         self._build_actions()
+        self._build_reference_photo_dock()
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
@@ -99,6 +102,11 @@ class MainWindow(QMainWindow):
         self.layers_dock = self._dock("Layers", "layersDock", self.layers)
         self.splitDockWidget(self.layers_dock, self.history_dock, Qt.Orientation.Vertical)
         self.resizeDocks([self.layers_dock], [320], Qt.Orientation.Horizontal)
+
+    def _build_reference_photo_dock(self) -> None:
+        self.reference_photo_panel = ReferencePhotoPanel(self.reference_photo_action, self.clear_reference_photo_action)
+        self.reference_photo_dock = self._dock("Reference photo", "referencePhotoDock", self.reference_photo_panel)
+        self.splitDockWidget(self.layers_dock, self.reference_photo_dock, Qt.Orientation.Vertical)
 
     def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -178,6 +186,12 @@ class MainWindow(QMainWindow):
                                 "Fill the masked hole")
         self.autofix_action = a("&Auto-fix", self.auto_fix, "Ctrl+Shift+Return", "mdi6.face-man-shimmer-outline",
                                 "Detect faces, segment occlusions and inpaint them, all at once")
+        self.reference_photo_action = a(
+            "Reference &photo…", self.choose_reference_photo, None, "mdi6.account-box-multiple-outline",
+            "Another photo of the person: it guides the fill of the faces (Auto-fix and Inpaint, GAN)")
+        self.clear_reference_photo_action = a("C&lear reference photo", self.clear_reference_photo, None,
+                                              "mdi6.account-remove-outline", "Fill without a reference photo")
+        self.clear_reference_photo_action.setEnabled(False)
         self.cancel_action = a("&Cancel", self.manager.cancel, "Ctrl+.", "mdi6.stop-circle-outline",
                                "Stop the running job")
         self.method_group = QActionGroup(self)
@@ -223,7 +237,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addActions([self.show_mask_action, self.show_faces_action, self.figures_action])
         view_menu.addSeparator()
-        view_menu.addActions([self.history_dock.toggleViewAction(), self.layers_dock.toggleViewAction()])
+        view_menu.addActions([self.history_dock.toggleViewAction(), self.layers_dock.toggleViewAction(),
+                              self.reference_photo_dock.toggleViewAction()])
 
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addActions(list(self.tool_actions.values()))
@@ -232,6 +247,7 @@ class MainWindow(QMainWindow):
 
         process_menu = bar.addMenu("&Process")
         process_menu.addActions([self.detect_action, self.inpaint_action, self.autofix_action])
+        process_menu.addActions([self.reference_photo_action, self.clear_reference_photo_action])
         method_menu = process_menu.addMenu("&Method")
         method_menu.addActions(list(self.method_actions.values()))
         process_menu.addSeparator()
@@ -291,6 +307,7 @@ class MainWindow(QMainWindow):
         doc.image_changed.connect(self._count_edit)
         doc.mask_changed.connect(self._count_edit)
         doc.faces_changed.connect(self._count_edit)
+        doc.reference_photo_changed.connect(self._show_reference_photo)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.canvas.cursor_moved.connect(self._show_pixel)
         self.canvas.tool_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -651,12 +668,56 @@ class MainWindow(QMainWindow):
         if not hole.any():
             self.statusBar().showMessage("The mask is empty: paint the hole first, or run Detect occlusions.", 8000)
             return None
-        return self._submit("inpaint", inpaint_job(doc.image, hole, self.method, doc.reference, doc.faces))
+        return self._submit("inpaint", inpaint_job(doc.image, hole, self.method, doc.reference, doc.faces,
+                                                   self._reference_photo()))
 
     def auto_fix(self) -> int | None:
         """Auto-fix the photo: the faces in the document's face boxes when there are any, else those found."""
         doc = self.document
-        return self._submit("auto_fix", auto_fix_job(doc.image, self.method, doc.reference, doc.faces))
+        return self._submit("auto_fix", auto_fix_job(doc.image, self.method, doc.reference, doc.faces,
+                                                     self._reference_photo()))
+
+    def _reference_photo(self):
+        choice = self.document.reference_photo
+        return None if choice is None else choice.photo
+
+    # ------------------------------------------------------------------ reference photo
+
+    def choose_reference_photo(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Reference photo: another photo of the person",
+                                              self._last_folder(), OPEN_FILTER)
+        if path:
+            self.set_reference_photo_file(Path(path))
+
+    def set_reference_photo_file(self, path: Path) -> int | None:
+        """Prepare `path` as the reference photo on the worker (once) and compare it with the photo's faces;
+        the panel shows it when ready. The job's id, or None when the worker is busy."""
+        doc = self.document
+        job_id = self.manager.submit("Reference photo", reference_photo_job(Path(path), doc.image, doc.faces))
+        if job_id is None:
+            self.statusBar().showMessage(f"Busy with {self.manager.current_title()}: wait or cancel it.", 5000)
+            return None
+        self._reference_photo_job = (job_id, self._generation)
+        self.progress.setValue(0)
+        self.progress.setFormat("Reference photo…")
+        return job_id
+
+    def clear_reference_photo(self) -> None:
+        self.document.set_reference_photo(None)
+        self.statusBar().showMessage("No reference photo: fills use the face itself.", 5000)
+
+    def _on_reference_photo_ready(self, choice: ReferencePhotoChoice) -> None:
+        self.document.set_reference_photo(choice)
+        if choice.different_person:
+            self.statusBar().showMessage(f"Warning: {choice.name} shows a different person; the fills use it "
+                                         "until you clear it.", 15000)
+        else:
+            self.statusBar().showMessage(f"Reference photo {choice.name}: it guides Auto-fix and Inpaint.", 8000)
+
+    def _show_reference_photo(self) -> None:
+        choice = self.document.reference_photo
+        self.reference_photo_panel.show_choice(choice)
+        self.clear_reference_photo_action.setEnabled(choice is not None)
 
     def _submit(self, kind: str, job) -> int | None:
         title = ENGINE_TITLES[kind] + ("" if kind == "detect" else f" ({self.method})")
@@ -671,7 +732,7 @@ class MainWindow(QMainWindow):
         return job_id
 
     def _on_busy(self, busy: bool) -> None:
-        for action in (self.detect_action, self.inpaint_action, self.autofix_action):
+        for action in (self.detect_action, self.inpaint_action, self.autofix_action, self.reference_photo_action):
             action.setEnabled(not busy)
         self.method_combo.setEnabled(not busy)
         self.cancel_action.setEnabled(busy)
@@ -693,6 +754,10 @@ class MainWindow(QMainWindow):
         self._job_command = (job_id, self._apply_step(step))
 
     def _on_job_finished(self, job_id: int, step: StepResult) -> None:
+        if job_id == self._reference_photo_job[0]:
+            if self._reference_photo_job[1] == self._generation:  # not for a photo that is no longer open
+                self._on_reference_photo_ready(step)
+            return
         if job_id != self._engine_job:
             return
         if self._job_generation != self._generation:
@@ -742,7 +807,7 @@ class MainWindow(QMainWindow):
         return f"{self._step_title(step)} · {step.figures.summary()}"
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._engine_job:
+        if job_id in (self._engine_job, self._reference_photo_job[0]):
             self._error(message)
 
     def _refresh_figures(self) -> None:

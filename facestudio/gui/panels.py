@@ -1,16 +1,19 @@
-"""Dock panels: the History (undo steps and each engine step's figures) and the Layers/brush controls."""
+"""Dock panels: the History (undo steps and each engine step's figures), the Layers/brush controls and
+the reference photo (another photo of the person that guides the fills)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QUndoStack
+from PySide6.QtGui import QAction, QColor, QPixmap, QUndoStack
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSizePolicy, QSlider, QSpinBox, QTableWidget, QTableWidgetItem, QUndoView,
-                               QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSlider, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton,
+                               QUndoView, QVBoxLayout, QWidget)
 
 from shiboken6 import isValid
 
+from facestudio.gui.canvas import rgb_qimage
 from facestudio.gui.commands import ImageEdit
+from facestudio.gui.document import ReferencePhotoChoice
 from facestudio.steps import Figures
 from facestudio.gui.tools import BrushSettings
 
@@ -176,3 +179,56 @@ class LayersPanel(QWidget):
     def _on_hardness(self, value: int) -> None:
         self.brush.hardness = value / 100.0
         self.brush_changed.emit()
+
+
+class ReferencePhotoPanel(QWidget):
+    """The reference photo that guides the fills: its face, its name, and whether it is the photo's person.
+    A different person is a warning here (not a dialog): the fills use the photo until it is cleared."""
+
+    THUMBNAIL = 96
+
+    def __init__(self, choose: QAction, clear: QAction, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.thumbnail = QLabel()
+        self.thumbnail.setFixedSize(self.THUMBNAIL, self.THUMBNAIL)
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.setStyleSheet("border: 1px solid #888;")
+        self.name = QLabel()
+        self.name.setWordWrap(True)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.choose_button = QToolButton()
+        self.choose_button.setDefaultAction(choose)
+        self.clear_button = QToolButton()
+        self.clear_button.setDefaultAction(clear)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.choose_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        top = QHBoxLayout()
+        top.addWidget(self.thumbnail)
+        top.addWidget(self.name, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.verdict)
+        layout.addLayout(buttons)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.show_choice(None)
+
+    def show_choice(self, choice: ReferencePhotoChoice | None) -> None:
+        """Show `choice` (None: no reference photo)."""
+        if choice is None:
+            self.thumbnail.clear()
+            self.thumbnail.setText("none")
+            self.name.setText("<i>No reference photo: fills use the face itself. Choose another photo of the "
+                              "person to guide them.</i>")
+            self.verdict.setText("")
+            return
+        face = choice.photo.crop(self.THUMBNAIL)
+        self.thumbnail.setPixmap(QPixmap.fromImage(rgb_qimage(face)))
+        self.name.setText(f"<b>{choice.name}</b><br>guides Auto-fix and Inpaint (GAN)")
+        self.name.setToolTip(str(choice.path))
+        self.verdict.setText(choice.verdict())
+        self.verdict.setStyleSheet("color: #c62828; font-weight: bold;" if choice.different_person else "")
