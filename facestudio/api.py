@@ -235,7 +235,7 @@ class Pipeline:
         with self._lock:
             if reference is not None and faces is None:
                 faces = self._faces_or_whole(image)
-            references = self._references_for(reference, faces, image)
+            references = self._resolve_references(reference, faces, image)
             return self._inpaint(image, mask, method, faces, size or self.generator_size, references=references)
 
     def auto_fix(
@@ -275,7 +275,7 @@ class Pipeline:
             # and the before side of the identity figure, so the encoder runs once per side.
             before = self._embed_crops([face_crop(image, face, MODEL_SIZE).image for face in faces])
             known = {id(face): vector for face, vector in zip(faces, before)}
-            references = self._references_for(reference, faces, image, before)
+            references = self._resolve_references(reference, faces, image, before)
             result = self._inpaint(image, fill_mask, method, faces, size or self.generator_size, known, references)
             similarity = self._identity_similarity(before, result, faces)
         metrics = {
@@ -317,7 +317,14 @@ class Pipeline:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
-    def _references_for(self, reference: References, faces: list[Face] | None, image: np.ndarray | None = None,
+    def references_for(self, reference: References, faces: list[Face], image: np.ndarray) -> list[ReferencePhoto | None]:
+        """The reference photo (or None) each face of `faces` in `image` would take from `reference` (see
+        `inpaint`), e.g. to say which one each face used; passing the result back in does not match again."""
+        _check_image(image)
+        with self._lock:
+            return self._resolve_references(reference, _checked_faces(faces), image) or [None] * len(faces)
+
+    def _resolve_references(self, reference: References, faces: list[Face] | None, image: np.ndarray | None = None,
                          vectors: np.ndarray | None = None) -> list[ReferencePhoto | None] | None:
         """One ReferencePhoto or None per face of `faces` (None: no reference at all). A gallery is
         matched by the faces' identity `vectors` (computed from `image` when not given)."""

@@ -206,15 +206,10 @@ def auto_fix(pipeline: Any, image: np.ndarray, method: str, faces: Sequence[Face
 
 def reference_photos_for(pipeline: Any, image: np.ndarray, faces: Sequence[Face], reference: Any) -> list[Any] | None:
     """One reference photo or None per face of `faces` (None: no reference given, or no face); a
-    ReferenceGallery is matched face by face, by each face's own identity vector."""
+    ReferenceGallery is matched by the faces' identity vectors (Pipeline.references_for)."""
     if reference is None or not faces:
         return None
-    from facestudio.references import ReferenceGallery
-
-    if not isinstance(reference, ReferenceGallery):
-        return [reference] * len(faces)
-    vectors = np.stack([pipeline.reference(image, face=face).vector for face in faces])
-    return reference.match(vectors)
+    return pipeline.references_for(reference, list(faces), image)
 
 
 def _names(guides: Sequence[Any] | None) -> tuple[str | None, ...]:
