@@ -41,11 +41,8 @@ class InpainterTrainer(Trainer):
         data, optim, model_config = config.get("data", {}), config.get("optim", {}), config.get("model", {})
         cache = FaceCache(self.args.data)
         self.data_facts = cache.facts("train")
-        holes = dict(free_form_share=float(data.get("free_form_share", 0.5)),
-                     area_range=tuple(data.get("area_range", (0.05, 0.45))),
-                     grow_pixels=tuple(data.get("grow_pixels", (0, 3))))
         self.train_set = InpaintingFaces(cache, "train", jitter=Jitter.from_config(data.get("jitter", {})),
-                                         seed=self.seed, **holes)
+                                         seed=self.seed, **self.hole_settings())
         generator = self.prepare(InpaintGenerator(**model_config.get("generator", {})))
         discriminator = self.prepare(PatchDiscriminator(**model_config.get("discriminator", {})))
         self.models["generator"] = generator
@@ -75,10 +72,23 @@ class InpainterTrainer(Trainer):
         self.data_facts["identity_source"] = (f"encoder {self.args.encoder}" if self.features is not None
                                               else "dlib descriptor of the clean face + noise")
         if self.processes.is_main:
-            val_set = InpaintingFaces(cache, "val", jitter=None, deterministic=True, seed=12345, **holes)
-            self.val_batches = collect_batches(val_set, int(config["train"].get("val_samples", 256)),
-                                               int(data.get("batch_size", 16)), int(data.get("workers", 2)))
+            val_sets = self.validation_sets(cache)
+            per_set = int(config["train"].get("val_samples", 256)) // len(val_sets)
+            batch_size, workers = int(data.get("batch_size", 16)), int(data.get("workers", 2))
+            self.val_batches = [batch for val_set in val_sets
+                                for batch in collect_batches(val_set, per_set, batch_size, workers)]
             self.telea = telea_scores(self.val_batches)
+
+    def hole_settings(self) -> dict[str, Any]:
+        """InpaintingFaces' hole arguments from the config's data section."""
+        data = self.config.get("data", {})
+        return dict(free_form_share=float(data.get("free_form_share", 0.5)),
+                    area_range=tuple(data.get("area_range", (0.05, 0.45))),
+                    grow_pixels=tuple(data.get("grow_pixels", (0, 3))))
+
+    def validation_sets(self, cache: FaceCache) -> list[Any]:
+        """The datasets validation draws its samples from, equal shares of `train.val_samples` each."""
+        return [InpaintingFaces(cache, "val", jitter=None, deterministic=True, seed=12345, **self.hole_settings())]
 
     def _load_encoder(self, path: Path | None) -> EncoderFeatures | None:
         if path is None:

@@ -20,9 +20,9 @@ import torch
 from torch.utils.data import ConcatDataset
 
 from training.data import FaceCache, InpaintingFaces, Jitter
-from training.loop import collect_batches, common_arguments, images_to_model, resolve_config, set_by_path
+from training.loop import common_arguments, images_to_model, resolve_config, set_by_path
 from training.reference_data import WithReference, clean_rows_by_person
-from training.train_inpainter import InpainterTrainer, telea_scores
+from training.train_inpainter import InpainterTrainer
 
 
 class ReferenceTrainer(InpainterTrainer):
@@ -31,39 +31,38 @@ class ReferenceTrainer(InpainterTrainer):
     def build(self) -> None:
         super().build()
         data = self.config.get("data", {})
-        reference = self.config.get("reference", {})
-        none_share = float(reference.get("none_share", 0.25))
-        holes = dict(free_form_share=float(data.get("free_form_share", 0.5)),
-                     area_range=tuple(data.get("area_range", (0.05, 0.45))),
-                     grow_pixels=tuple(data.get("grow_pixels", (0, 3))))
-        sets = [WithReference(self.train_set, none_share=none_share)]
-        val_sets = []
-        if self.processes.is_main:
-            cache = FaceCache(self.args.data)
-            val_sets.append(WithReference(InpaintingFaces(cache, "val", jitter=None, deterministic=True, seed=12345,
-                                                          **holes), none_share=none_share, deterministic=True))
+        sets = [WithReference(self.train_set, none_share=self.none_share())]
         if self.args.references is not None:
             people = FaceCache(self.args.references)
-            for split, target in (("train", sets), ("val", val_sets)):
-                if split == "val" and not self.processes.is_main:
-                    continue
-                faces = InpaintingFaces(people, split, jitter=Jitter.from_config(data.get("jitter", {}))
-                                        if split == "train" else None, deterministic=split != "train",
-                                        seed=self.seed if split == "train" else 54321, **holes)
-                pairs = clean_rows_by_person(people, faces.rows)
-                faces.rows = [row for rows in pairs.values() for row in rows]  # clean photos of people with pairs
-                # real pairs are few: repeat them so they make about a third of what the generator sees
-                repeats = max(1, int(round(0.5 * len(self.train_set) / max(1, len(faces.rows))))) if split == "train" else 1
-                target.extend([WithReference(faces, pairs, none_share=none_share, deterministic=split != "train",
-                                             seed=self.seed)] * repeats)
-            self.data_facts["references"] = {"cache": str(self.args.references),
-                                             "train_people": len(clean_rows_by_person(people, people.indices("train")))}
+            faces = InpaintingFaces(people, "train", jitter=Jitter.from_config(data.get("jitter", {})),
+                                    seed=self.seed, **self.hole_settings())
+            pairs = self.pairs_only(faces)
+            # real pairs are few: repeat them so they make about a third of what the generator sees
+            repeats = max(1, int(round(0.5 * len(self.train_set) / max(1, len(faces.rows)))))
+            sets += [WithReference(faces, pairs, none_share=self.none_share(), seed=self.seed)] * repeats
+            self.data_facts["references"] = {"cache": str(self.args.references), "train_people": len(pairs)}
         self.train_set = ConcatDataset(sets)
-        if self.processes.is_main:
-            per_set = int(self.config["train"].get("val_samples", 256)) // len(val_sets)
-            batch_size, workers = int(data.get("batch_size", 16)), int(data.get("workers", 2))
-            self.val_batches = [b for s in val_sets for b in collect_batches(s, per_set, batch_size, workers)]
-            self.telea = telea_scores(self.val_batches)
+
+    def validation_sets(self, cache: FaceCache) -> list[Any]:
+        """The inpainter's validation faces with self-references, and the ROF val people with real pairs."""
+        sets = [WithReference(faces, none_share=self.none_share(), deterministic=True)
+                for faces in super().validation_sets(cache)]
+        if self.args.references is not None:
+            faces = InpaintingFaces(FaceCache(self.args.references), "val", jitter=None, deterministic=True,
+                                    seed=54321, **self.hole_settings())
+            sets.append(WithReference(faces, self.pairs_only(faces), none_share=self.none_share(),
+                                      deterministic=True, seed=self.seed))
+        return sets
+
+    def none_share(self) -> float:
+        return float(self.config.get("reference", {}).get("none_share", 0.25))
+
+    @staticmethod
+    def pairs_only(faces: InpaintingFaces) -> dict[str, list[int]]:
+        """Restrict `faces` to the clean photos of people with another one; returns person -> rows."""
+        pairs = clean_rows_by_person(faces.cache, faces.rows)
+        faces.rows = [row for rows in pairs.values() for row in rows]
+        return pairs
 
     def conditioning(self, batch: dict[str, Any], occluded: torch.Tensor, noise: float) -> tuple[torch.Tensor, ...]:
         """(identity vector, reference): the encoder's vector of the reference where there is one, else
