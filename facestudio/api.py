@@ -35,10 +35,11 @@ from facestudio.alignment import (
     similarity_to_canonical,
 )
 # grow_mask is also the editor's Grow (the GUI reaches the engine only through this module): one growth for both.
-from facestudio.blend import CropFill, composite_fills, grow_mask
+from facestudio.blend import CropFill, composite_fills, grow_mask, keep_grey
 from facestudio.classic import telea_inpaint
 from facestudio.devices import resolve_device
 from facestudio.occlusion_mask import occlusion_mask
+from facestudio.eyewear import complete_lenses
 from facestudio.reference_transfer import add_reference_detail
 from facestudio.references import NoReferenceFaceError, ReferenceGallery, ReferencePhoto
 from facestudio.faces import (
@@ -211,8 +212,10 @@ class Pipeline:
                 if not faces:
                     raise NoReferenceFaceError(f"{name}: no face found in the reference photo")
                 face = max(faces, key=lambda found: found.area)
-            vector = self._embed_crops([face_crop(image, face, MODEL_SIZE).image])[0]
-        return ReferencePhoto(image=image, face=face, vector=vector, name=name)
+            crop = face_crop(image, face, MODEL_SIZE).image
+            vector = self._embed_crops([crop])[0]
+            occluded = self._crop_masks([crop])[0]
+        return ReferencePhoto(image=image, face=face, vector=vector, name=name, occluded=occluded)
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, method: str = "gan", size: int | None = None,
                 faces: list[Face] | None = None, reference: References = None) -> np.ndarray:
@@ -295,17 +298,21 @@ class Pipeline:
         return self.detector.detect(image) or [whole_image_face(image)]
 
     def _segment(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
-        import torch
-
         crops = [face_crop(image, face, MODEL_SIZE) for face in faces]
-        segmenter = self.model("segmenter")
-        with torch.inference_mode():
-            logits = segmenter(self._to_tensor([crop.image for crop in crops]))
-        crop_masks = [occlusion_mask(plane) for plane in logits[:, 0].float().to("cpu").numpy()]
         mask = np.zeros(image.shape[:2], dtype=np.uint8)
-        for crop, occluded in zip(crops, crop_masks):
+        for crop, occluded in zip(crops, self._crop_masks([crop.image for crop in crops])):
             mask_to_photo(occluded.astype(np.uint8) * 255, crop.matrix, image.shape, out=mask)
         return mask
+
+    def _crop_masks(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """The occlusion mask (MODEL_SIZE square bool) of each MODEL_SIZE face crop."""
+        import torch
+
+        segmenter = self.model("segmenter")
+        with torch.inference_mode():
+            logits = segmenter(self._to_tensor(crops))
+        return [complete_lenses(occlusion_mask(plane), crop)
+                for plane, crop in zip(logits[:, 0].float().to("cpu").numpy(), crops)]
 
     def _embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         """Nx`D` float32 unit vectors for MODEL_SIZE crops."""
@@ -415,10 +422,11 @@ class Pipeline:
             out = tensor_to_pixels(predicted)
         fills = list(out.permute(0, 2, 3, 1).to("cpu").numpy())
         for index, (face, crop, hole) in enumerate(jobs):
+            fills[index] = keep_grey(fills[index], crop.image, hole)
             reference = references.get(id(face))
             if reference is not None:
                 fills[index] = add_reference_detail(fills[index], crop.image, hole, reference.crop(crop.size),
-                                                    reference.face, face)
+                                                    reference.face, face, reference.occlusion(crop.size))
         return fills
 
     def _identity_similarity(self, before: np.ndarray, after: np.ndarray, faces: list[Face]) -> float:

@@ -28,6 +28,25 @@ EDGE_RAMP_CROP_PX = 6.0
 RING_CROP_PX = 3.0
 
 
+# A crop whose channels differ by less than this on average (0-255) is a black-and-white photo.
+GREY_SPREAD = 2.0
+
+
+def keep_grey(fill: np.ndarray, crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`fill` (HxWx3 float32) made grey when its crop (HxWx3 uint8) is a black-and-white photo outside
+    `hole` (HxW, nonzero = hole): the generator learnt from colour photos and tints the holes it fills in
+    grey ones."""
+    known = np.asarray(hole) == 0
+    if np.count_nonzero(known) < 16:
+        return fill
+    channels = crop[known].astype(np.int16)
+    spread = float(np.abs(channels[:, 0] - channels[:, 1]).mean() + np.abs(channels[:, 1] - channels[:, 2]).mean())
+    if spread >= GREY_SPREAD:
+        return fill
+    luma = fill @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.repeat(luma[..., None], 3, axis=2).astype(np.float32)
+
+
 @dataclass(eq=False)
 class CropFill:
     """A face crop's fill: the generator's whole output (size x size x 3 float32 in [0, 255], not

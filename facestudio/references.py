@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from facestudio.face import Face
@@ -29,7 +30,8 @@ class NoReferenceFaceError(ValueError):
 
 @dataclass(eq=False)
 class ReferencePhoto:
-    """A reference photo prepared for fills: `face` in `image` and its unit identity `vector`.
+    """A reference photo prepared for fills: `face` in `image`, its unit identity `vector`, and
+    `occluded`, what covers that face (a square bool mask of its canonical crop), which is not copied.
 
     `name` says where it came from (a file name), for reports and the editor.
     """
@@ -38,6 +40,7 @@ class ReferencePhoto:
     face: Face
     vector: np.ndarray = field(repr=False)
     name: str = "reference"
+    occluded: np.ndarray | None = field(default=None, repr=False)  # what covers its face, in its canonical crop
     _crops: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def crop(self, size: int) -> np.ndarray:
@@ -45,6 +48,13 @@ class ReferencePhoto:
         if size not in self._crops:
             self._crops[size] = face_crop(self.image, self.face, size).image
         return self._crops[size]
+
+    def occlusion(self, size: int) -> np.ndarray | None:
+        """What covers the reference's own face (glasses, a hand) in its `size` px crop (HxW bool), or None."""
+        if self.occluded is None:
+            return None
+        plane = cv2.resize(self.occluded.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+        return plane > 0
 
 
 @dataclass(eq=False)

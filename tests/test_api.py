@@ -95,6 +95,18 @@ def test_gan_inpaint_at_256_px(pipeline: Pipeline, face: np.ndarray) -> None:
     assert not np.array_equal(result, face)
 
 
+def test_a_black_and_white_photo_gets_a_grey_fill(pipeline: Pipeline, face: np.ndarray) -> None:
+    grey = np.repeat(cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    mask = sunglasses_mask(face.shape[:2], (70, 85), (130, 85))
+    inside = mask > 0
+    grey[inside] = (255, 0, 255)  # whatever the hole held (here a coloured occluder) does not count
+    filled = pipeline.inpaint(grey, mask, method="gan").astype(int)
+    assert np.abs(filled[..., 0] - filled[..., 1])[inside].max() <= 1
+    assert np.abs(filled[..., 1] - filled[..., 2])[inside].max() <= 1
+    coloured = pipeline.inpaint(face, mask, method="gan").astype(int)  # a colour photo's fill keeps its colour
+    assert np.abs(coloured[..., 0] - coloured[..., 2])[inside].mean() > 3
+
+
 def test_hole_no_face_covers_falls_back_to_telea(pipeline: Pipeline, scene: np.ndarray) -> None:
     mask = sunglasses_mask(scene.shape[:2], (310, 205), (370, 205))
     mask[10:40, 10:60] = 255  # far from the only face

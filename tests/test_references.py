@@ -129,15 +129,15 @@ def test_match_references_takes_the_closest_person_under_the_threshold() -> None
 
 def test_reference_detail_sharpens_the_hole_with_the_reference_s_own_detail(faces: list[np.ndarray]) -> None:
     from facestudio.face import Face
-    from facestudio.reference_transfer import add_reference_detail, aligned_reference
+    from facestudio.reference_transfer import add_reference_detail, reference_warp
 
     truth = faces[0][:128, :128].copy() if faces[0].shape[0] >= 128 else faces[0]
     truth = np.ascontiguousarray(truth[:128, :128])
     side = truth.shape[0]
     landmarks = np.array([[0.3, 0.3], [0.7, 0.3], [0.5, 0.5], [0.32, 0.69], [0.68, 0.69]], np.float32) * side
     face = Face(box=(0, 0, side, side), landmarks=landmarks)
-    # the same face as its own reference: the affine is the identity, so the crop comes back as it was
-    assert np.abs(aligned_reference(truth, face, face).astype(int) - truth).max() <= 1
+    # the same face as its own reference: the affine is the identity
+    assert np.allclose(reference_warp(face, face, side), [[1, 0, 0], [0, 1, 0]], atol=1e-3)
     hole = np.zeros((side, side), np.uint8)
     hole[side // 3: side // 2, side // 5: 4 * side // 5] = 255
     blurred = cv2.GaussianBlur(truth, (0, 0), 4.0).astype(np.float32)  # a soft fill, as the generator's
@@ -150,9 +150,17 @@ def test_reference_detail_sharpens_the_hole_with_the_reference_s_own_detail(face
 
     assert energy(sharpened) > 1.5 * energy(blurred)
     assert np.abs(sharpened - truth)[inside].mean() < np.abs(blurred - truth)[inside].mean()  # closer to the truth
-    flat = np.full_like(truth, 128)  # a reference without detail adds nothing
-    assert np.allclose(add_reference_detail(blurred, truth, hole, flat, face, face), blurred, atol=1e-3)
     assert add_reference_detail(blurred, truth, np.zeros_like(hole), truth, face, face) is blurred
+    # where the reference's own face is covered (its glasses), the fill keeps its own detail
+    covered = np.zeros((side, side), bool)
+    covered[:, : side // 2] = True
+    guarded = add_reference_detail(blurred, truth, hole, truth, face, face, reference_occluded=covered)
+    far = inside.copy()
+    far[:, : side // 2 + side // 8] = False  # the reference's detail, away from the covered part's feathered edge
+    kept = inside.copy()
+    kept[:, side // 2 - side // 8:] = False  # the covered part, away from its edge
+    assert np.abs(guarded - blurred)[kept].max() < 1.0
+    assert np.allclose(guarded[far], sharpened[far], atol=1e-3)
 
 
 def test_a_gallery_gives_each_face_its_own_person_s_reference(faces: list[np.ndarray]) -> None:

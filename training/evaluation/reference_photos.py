@@ -220,16 +220,18 @@ def summarize_real(cases: Sequence[RealCase], galleries: dict[str, np.ndarray]) 
         if not chosen:
             continue
         variants: dict[str, Any] = {}
+        per_photo: list[dict[str, Any]] = [{"person": c.person, "photo": c.photo, "fixed": c.fixed} for c in chosen]
         for variant in chosen[0].descriptors:
             same, top1 = [], []
-            for case in chosen:
+            for case, record in zip(chosen, per_photo):
                 distances = np.linalg.norm(table - case.descriptors[variant], axis=1)
                 own = names.index(case.person)
                 same.append(distances[own] < SAME_PERSON_DISTANCE)
                 top1.append(int(np.argmin(distances)) == own)
+                record[variant] = {"distance": round(float(distances[own]), 4), "top1": top1[-1]}
             variants[variant] = {"same_person": float(np.mean(same)), "top1": float(np.mean(top1))}
         summary[kind] = {"photos": len(chosen), "fixed": float(np.mean([c.fixed for c in chosen])),
-                         "variants": variants}
+                         "variants": variants, "per_photo": per_photo}
     return summary
 
 
