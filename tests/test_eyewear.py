@@ -50,6 +50,13 @@ def test_dark_lenses_inside_the_frames_join_the_mask(crop: np.ndarray) -> None:
     assert completed[~frames & ~lens].mean() < 0.01  # and nothing else is added
 
 
+def test_a_reflection_on_a_dark_lens_does_not_keep_it(crop: np.ndarray) -> None:
+    image, frames, lens = glasses(crop, lens_value=25)
+    for x, y in (CANONICAL_LANDMARKS[:2] * 128).astype(int):
+        cv2.ellipse(image, (int(x) - 4, int(y) - 5), (4, 2), 30, 0, 360, (235, 235, 235), -1)  # a highlight
+    assert complete_lenses(frames, image)[lens].mean() > 0.98
+
+
 def test_a_small_break_in_the_frame_is_bridged(crop: np.ndarray) -> None:
     image, frames, lens = glasses(crop, lens_value=25, gap=3)
     assert complete_lenses(frames, image)[lens].mean() > 0.95
