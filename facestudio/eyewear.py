@@ -56,7 +56,6 @@ def complete_lenses(mask: np.ndarray, crop: np.ndarray) -> np.ndarray:
     return completed
 
 
-
 def _dark_lens(lightness: np.ndarray, skin: float) -> bool:
     """Whether an enclosed region's lightness values are a dark lens's: dark on the whole, and dark even in
     its bright part (eyes behind clear glass show skin and eye whites; a dark lens at most a reflection)."""
@@ -73,4 +72,3 @@ def _enclosed(mask: np.ndarray) -> np.ndarray:
     enclosed[border] = False
     enclosed[0] = False
     return enclosed[labels] & (outside > 0)
-

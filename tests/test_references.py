@@ -174,3 +174,23 @@ def test_a_gallery_gives_each_face_its_own_person_s_reference(faces: list[np.nda
     assert result.metrics["references"] == ["own.jpg"] * len(result.faces)
     nobody = ReferenceGallery([pipeline.reference(faces[1], name="other.jpg")], threshold=-1.0)
     assert pipeline.auto_fix(image, reference=nobody).metrics["references"] == [None] * len(result.faces)
+
+
+def test_a_reference_wearing_sunglasses_knows_its_eyes_are_covered(faces: list[np.ndarray]) -> None:
+    """The shipped segmenter marks the reference's own occluder, so the fill does not copy it."""
+    from facestudio.faces import face_crop
+
+    pipeline = load_pipeline(device="cpu", detector="haar")
+    clean = faces[0]
+    covered, drawn = clean.copy(), np.zeros_like(clean)
+    height, width = covered.shape[:2]
+    for x in (0.33, 0.67):  # dark lenses over the eyes
+        for image, colour in ((covered, (15, 15, 20)), (drawn, (255, 255, 255))):
+            cv2.ellipse(image, (int(x * width), int(0.43 * height)), (int(0.13 * width), int(0.07 * height)),
+                        0, 0, 360, colour, -1)
+    face = pipeline.detect(clean)[0]
+    lenses = face_crop(drawn, face, 128).image[..., 0] > 128  # where they are in the reference's crop
+    without = pipeline.reference(clean, face=face).occlusion(128)
+    with_glasses = pipeline.reference(covered, face=face).occlusion(128)
+    assert with_glasses.shape == (128, 128) and with_glasses.dtype == bool
+    assert with_glasses[lenses].mean() > 0.8 and without[lenses].mean() < 0.2
