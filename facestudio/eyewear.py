@@ -4,7 +4,8 @@ On real sunglasses the segmenter is sure of the frames and often unsure of the l
 glass with reflections looks like nothing it was trained on. The occlusion mask then is a ring, and the
 fill leaves a dark lens with a skin-coloured rim. A region the mask encloses (after closing small gaps
 in the frame) in the eye band is a lens when it is much darker than the skin around the mask, even in
-its brightest tenth (a reflection is smaller); then it joins the mask. Clear or lightly tinted glasses
+its brightest tenth (a reflection is smaller), and no wider than one eye's lens (the eye slit of a
+balaclava is dark too, and the eyes in it are the face's own); then it joins the mask. Clear or lightly tinted glasses
 enclose eye whites and skin about as light as the skin outside, so they keep the eyes: the eyes a lens
 lets through are the person's own, better than any fill. On synthetic clear eyeglasses drawn on ROF
 faces no lens was filled; a plain darkness test (median only) filled the eyes of one in twenty.
@@ -22,6 +23,7 @@ GAP = 5.0 / 128.0  # frame gaps up to this share of the crop side are closed bef
 SKIN_RING = 8.0 / 128.0  # the skin is read on a ring this wide outside the mask
 MIN_AREA = 12.0 / 128.0 ** 2  # enclosed specks smaller than this share of the crop are filled whatever their colour
 EYE_BAND = (0.1, 0.55)  # lenses lie in this band of the crop's height (canonical eyes at 0.30)
+MAX_LENS_WIDTH = 0.45  # a lens covers one eye; a wider opening (a balaclava's eye slit) shows the eyes themselves
 
 
 def complete_lenses(mask: np.ndarray, crop: np.ndarray) -> np.ndarray:
@@ -51,7 +53,8 @@ def complete_lenses(mask: np.ndarray, crop: np.ndarray) -> np.ndarray:
         region = labels == label
         if stats[label, cv2.CC_STAT_AREA] < MIN_AREA * side * side:
             completed |= region  # a speck inside the occluder (a reflection) is part of it
-        elif top <= centroids[label][1] <= bottom and _dark_lens(lightness[region], skin):
+        elif (top <= centroids[label][1] <= bottom and stats[label, cv2.CC_STAT_WIDTH] <= MAX_LENS_WIDTH * side
+              and _dark_lens(lightness[region], skin)):
             completed |= region
     return completed
 
