@@ -24,6 +24,12 @@ from facestudio.faces import face_crop
 from facestudio.identity.encoder_backend import ENCODER_THRESHOLD
 
 
+# The eyes' part of the canonical crop (rows, columns as shares of its side; eyes at 0.30 of its height),
+# and the share of it covered above which a reference's eyes count as covered.
+EYE_REGION = ((0.2, 0.42), (0.15, 0.85))
+EYES_COVERED = 0.3
+
+
 class NoReferenceFaceError(ValueError):
     """The reference photo shows no face the detector finds."""
 
@@ -48,6 +54,16 @@ class ReferencePhoto:
         if size not in self._crops:
             self._crops[size] = face_crop(self.image, self.face, size).image
         return self._crops[size]
+
+    @property
+    def eyes_covered(self) -> bool:
+        """Whether something covers the reference's own eyes (its sunglasses, a hand): then it cannot give
+        the fill the person's eyes, and the editor says so."""
+        if self.occluded is None:
+            return False
+        side = self.occluded.shape[0]
+        (top, bottom), (left, right) = ((int(round(a * side)), int(round(b * side))) for a, b in EYE_REGION)
+        return float(self.occluded[top:bottom, left:right].mean()) > EYES_COVERED
 
     def occlusion(self, size: int) -> np.ndarray | None:
         """What covers the reference's own face (glasses, a hand) in its `size` px crop (HxW bool), or None."""

@@ -175,6 +175,31 @@ def test_fix_with_a_reference_photo_fills_differently_and_names_it(tmp_path, fac
     assert {path: digest(path) for path in (photo, reference)} == before  # inputs are never written
 
 
+def test_fix_warns_when_the_reference_photo_s_eyes_are_covered(tmp_path, face_paths, capsys):
+    """The shipped segmenter finds the dark glasses drawn on the reference; the fix still runs with it."""
+    import cv2
+
+    from facestudio.api import default_weights_dir, load_pipeline
+
+    photo = copy_photo(face_paths[0], tmp_path / "in" / "portrait.jpg")
+    reference = read_image(face_paths[1]).copy()
+    face = load_pipeline(device="cpu", detector="haar").detect(reference)[0]
+    for x, y in face.landmarks[:2]:
+        cv2.ellipse(reference, (int(x), int(y)), (reference.shape[1] // 7, reference.shape[1] // 13), 0, 0, 360,
+                    (15, 15, 20), -1)
+    covered = tmp_path / "refs" / "beach.png"
+    covered.parent.mkdir()
+    Image.fromarray(reference).save(covered)
+
+    code = fix(photo, "-o", tmp_path / "out", "--reference", covered, "--detector", "haar", method="gan",
+               weights=default_weights_dir())
+
+    captured = capsys.readouterr()
+    assert code == 0 and (tmp_path / "out" / "portrait.png").is_file()
+    assert f"{covered}: the eyes in the reference photo are covered" in captured.err
+    assert f"{photo}: reference photo beach.png" in captured.out.splitlines()
+
+
 @pytest.mark.parametrize("case", ["no face", "not an image", "missing"])
 def test_fix_with_an_unusable_reference_photo_is_one_line_naming_it_and_exit_2(case, tmp_path, face_paths,
                                                                                random_weights_dir,

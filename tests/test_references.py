@@ -183,14 +183,14 @@ def test_a_reference_wearing_sunglasses_knows_its_eyes_are_covered(faces: list[n
     pipeline = load_pipeline(device="cpu", detector="haar")
     clean = faces[0]
     covered, drawn = clean.copy(), np.zeros_like(clean)
-    height, width = covered.shape[:2]
-    for x in (0.33, 0.67):  # dark lenses over the eyes
-        for image, colour in ((covered, (15, 15, 20)), (drawn, (255, 255, 255))):
-            cv2.ellipse(image, (int(x * width), int(0.43 * height)), (int(0.13 * width), int(0.07 * height)),
-                        0, 0, 360, colour, -1)
+    width = covered.shape[1]
     face = pipeline.detect(clean)[0]
+    for x, y in face.landmarks[:2]:  # dark lenses over the eyes, where the face's landmarks put them
+        for image, colour in ((covered, (15, 15, 20)), (drawn, (255, 255, 255))):
+            cv2.ellipse(image, (int(x), int(y)), (int(0.13 * width), int(0.07 * width)), 0, 0, 360, colour, -1)
     lenses = face_crop(drawn, face, 128).image[..., 0] > 128  # where they are in the reference's crop
     without = pipeline.reference(clean, face=face).occlusion(128)
     with_glasses = pipeline.reference(covered, face=face).occlusion(128)
     assert with_glasses.shape == (128, 128) and with_glasses.dtype == bool
     assert with_glasses[lenses].mean() > 0.8 and without[lenses].mean() < 0.2
+    assert pipeline.reference(covered, face=face).eyes_covered and not pipeline.reference(clean, face=face).eyes_covered

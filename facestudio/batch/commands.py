@@ -115,7 +115,7 @@ def run_fix(args: argparse.Namespace) -> int:
         args.method, _device(args), args.weights, existing="overwrite", jobs=args.jobs, identity=False,
         detector=args.detector, reference=args.reference,
     )
-    job = BatchJob(items, options)
+    job = BatchJob(items, options, on_warning=lambda message: _warn(message, "fix"))
     done = failed = 0
     outcomes = job.run()
     try:
@@ -276,11 +276,11 @@ def reference_files(folder: Path) -> tuple[Path, ...]:
     return tuple(path.absolute() for path in files)
 
 
-def _warn(message: str) -> None:
+def _warn(message: str, command: str = "batch") -> None:
     """A warning that does not stop the run (a reference photo left out), above the progress bar."""
     from tqdm import tqdm
 
-    tqdm.write(f"facestudio batch: warning: {message}", file=sys.stderr)
+    tqdm.write(f"facestudio {command}: warning: {message}", file=sys.stderr)
 
 
 def _device(args: argparse.Namespace) -> str | None:

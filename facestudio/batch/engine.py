@@ -372,16 +372,23 @@ def prepare_references(
     `options.reference` for every face (BatchError, one line naming the file, when it cannot be used), or a
     gallery of `options.references` (a file that cannot be used is `warn`ed about and left out)."""
     if options.reference is not None:
-        return _prepare_reference(pipeline, Path(options.reference))
+        return _warn_if_eyes_covered(_prepare_reference(pipeline, Path(options.reference)), Path(options.reference), warn)
     prepared = []
     for path in options.references:
         try:
-            prepared.append(_prepare_reference(pipeline, Path(path)))
+            prepared.append(_warn_if_eyes_covered(_prepare_reference(pipeline, Path(path)), Path(path), warn))
         except BatchError as error:
             warn(f"{error}; left out")
     if options.references and not prepared:
         warn("no reference photo can be used: the faces are filled without one")
     return ReferenceGallery(prepared) if prepared else None
+
+
+def _warn_if_eyes_covered(reference: ReferencePhoto, path: Path, warn: Callable[[str], None]) -> ReferencePhoto:
+    """`reference`, after a warning when its own eyes are covered: it still guides the rest of the fill."""
+    if reference.eyes_covered:
+        warn(f"{path}: the eyes in the reference photo are covered (sunglasses?): it cannot guide the eyes")
+    return reference
 
 
 def _prepare_reference(pipeline: Any, path: Path) -> ReferencePhoto:

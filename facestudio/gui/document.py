@@ -81,6 +81,9 @@ class ReferencePhotoChoice:
                  for number, face in enumerate(self.identity, 1)]
         if not self.identity:
             lines = [f"Same person: {self.note or 'not measured'}"]
+        if getattr(self.photo, "eyes_covered", False):
+            lines.append("Its eyes are covered (sunglasses?): fills cannot take the eyes from it. "
+                         "A photo that shows them guides the eyes too.")
         if self.different_person:
             lines.insert(0, "Warning: the reference photo shows a different person. Fills will still use it: "
                             "clear it if it is the wrong photo.")

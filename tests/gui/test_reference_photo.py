@@ -97,3 +97,15 @@ def test_a_different_person_is_a_warning_first_and_the_choice_stays():
     assert not ReferencePhotoChoice(Photo(), Path("x.jpg"), (same,)).different_person
     assert ReferencePhotoChoice(Photo(), Path("x.jpg"), (), "not measured: no face").verdict() == \
         "Same person: not measured: no face"
+
+
+def test_a_reference_whose_eyes_are_covered_says_so():
+    class Photo:
+        name = "beach.jpg"
+        eyes_covered = True
+
+    same = FaceIdentity((0, 0, 10, 10), 0.02, 0.07, True, "deepface")
+    lines = ReferencePhotoChoice(Photo(), Path("beach.jpg"), (same,)).verdict().splitlines()
+    assert lines[0].startswith("Same person: yes") and lines[1].startswith("Its eyes are covered")
+    Photo.eyes_covered = False
+    assert "covered" not in ReferencePhotoChoice(Photo(), Path("beach.jpg"), (same,)).verdict()
