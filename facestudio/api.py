@@ -214,7 +214,7 @@ class Pipeline:
                 face = max(faces, key=lambda found: found.area)
             crop = face_crop(image, face, MODEL_SIZE).image
             vector = self._embed_crops([crop])[0]
-            occluded = self._crop_masks([crop])[0]
+            occluded = self.segment_crops([crop])[0]
         return ReferencePhoto(image=image, face=face, vector=vector, name=name, occluded=occluded)
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, method: str = "gan", size: int | None = None,
@@ -300,12 +300,14 @@ class Pipeline:
     def _segment(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
         crops = [face_crop(image, face, MODEL_SIZE) for face in faces]
         mask = np.zeros(image.shape[:2], dtype=np.uint8)
-        for crop, occluded in zip(crops, self._crop_masks([crop.image for crop in crops])):
+        for crop, occluded in zip(crops, self.segment_crops([crop.image for crop in crops])):
             mask_to_photo(occluded.astype(np.uint8) * 255, crop.matrix, image.shape, out=mask)
         return mask
 
-    def _crop_masks(self, crops: list[np.ndarray]) -> list[np.ndarray]:
-        """The occlusion mask (MODEL_SIZE square bool) of each MODEL_SIZE face crop."""
+    def segment_crops(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """The occlusion mask (MODEL_SIZE square bool) of each MODEL_SIZE aligned face crop (HxWx3 uint8
+        RGB), as `segment` makes it: the segmenter's logits by hysteresis, dark lenses completed. For
+        evaluations that score the app's mask on crops they already have."""
         import torch
 
         segmenter = self.model("segmenter")

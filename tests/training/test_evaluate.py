@@ -239,3 +239,26 @@ def test_alignment_section_scores_each_framing_and_reports_the_table(
     assert "## Face alignment: auto_fix in photos" in report
     assert f"| {TRUE_LANDMARKS} | 3 of 3 | 0.000 |" in report and f"| {LEARNED} | 0 of 3 | - |" in report
     assert json.loads((out / "results.json").read_text())["alignment"]["framings"][LEARNED]["iou"] is None
+
+
+def test_the_evaluation_scores_the_app_s_mask_not_a_bare_threshold(face_paths: list[Path]) -> None:
+    """The shipped segmenter through TrainedModels.segment gives exactly the mask auto-fix uses on the crop."""
+    import torch
+
+    from facestudio.api import default_weights_dir
+    from facestudio.occlusion_mask import occlusion_mask
+    from training.evaluation.models import TrainedModels
+
+    models = TrainedModels(default_weights_dir(), batch_size=2)
+    crops = []
+    for path in face_paths[:3]:
+        crop = cv2.resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), (128, 128))
+        cv2.ellipse(crop, (38, 46), (16, 9), 0, 0, 360, (20, 20, 25), -1)  # a dark lens, as a segmenter sees one
+        crops.append(crop)
+    scored = models.segment(crops)
+    for crop, mask, app in zip(crops, scored, models.pipeline.segment_crops(crops)):
+        assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+        assert np.array_equal(mask > 0, app)
+    with torch.inference_mode():
+        logits = models.pipeline.model("segmenter")(models.pipeline._to_tensor(crops))[:, 0].numpy()
+    assert any(not np.array_equal(mask > 0, occlusion_mask(plane, low=0.0)) for mask, plane in zip(scored, logits))

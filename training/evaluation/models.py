@@ -3,7 +3,7 @@
 Models are loaded by `facestudio.api.Pipeline.model` (the app's loader, device and eval mode).
 On an aligned crop the app's steps reduce to these, batched here:
 
-- segment: logits > 0 of the segmenter on the crop (`Pipeline._segment`);
+- segment: the app's mask of the crop (`Pipeline.segment_crops`: hysteresis, dark lenses completed);
 - encode: the encoder's identity vector and gender head on the crop;
 - inpaint: the generator on the crop with the hole zeroed, conditioned on the encoder's vector of
   the crop as shown (occluder included), its output composited into the hole only
@@ -66,11 +66,10 @@ class TrainedModels:
     @torch.inference_mode()
     def segment(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """HxW uint8 masks (255 = occluded) of HxWx3 uint8 crops."""
-        segmenter = self.pipeline.model("segmenter")
         masks = []
         for start in range(0, len(images), self.batch_size):
-            logits = segmenter(self._tensor(images[start : start + self.batch_size]))
-            masks.extend((logits[:, 0] > 0).to("cpu").numpy().astype(np.uint8) * 255)
+            chunk = [np.ascontiguousarray(image) for image in images[start : start + self.batch_size]]
+            masks.extend(mask.astype(np.uint8) * 255 for mask in self.pipeline.segment_crops(chunk))
         return masks
 
     @torch.inference_mode()
