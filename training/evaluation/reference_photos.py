@@ -220,7 +220,7 @@ def summarize_real(cases: Sequence[RealCase], galleries: dict[str, np.ndarray]) 
         if not chosen:
             continue
         variants: dict[str, Any] = {}
-        per_photo: list[dict[str, Any]] = [{"person": c.person, "photo": c.photo, "fixed": c.fixed} for c in chosen]
+        per_photo: list[dict[str, Any]] = [{"person": c.person, "fixed": c.fixed} for c in chosen]  # no file names
         for variant in chosen[0].descriptors:
             same, top1 = [], []
             for case, record in zip(chosen, per_photo):
