@@ -214,7 +214,8 @@ class ReferencePhotoPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.verdict)
         layout.addLayout(buttons)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        # never shorter than its text: the verdict's warnings may take several wrapped lines
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.show_choice(None)
 
     def show_choice(self, choice: ReferencePhotoChoice | None) -> None:

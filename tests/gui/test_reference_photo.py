@@ -109,3 +109,28 @@ def test_a_reference_whose_eyes_are_covered_says_so():
     assert lines[0].startswith("Same person: yes") and lines[1].startswith("Its eyes are covered")
     Photo.eyes_covered = False
     assert "covered" not in ReferencePhotoChoice(Photo(), Path("beach.jpg"), (same,)).verdict()
+
+
+def test_the_panel_shows_every_line_of_a_long_verdict(qtbot, settings, face_paths, tmp_path):
+    """A stranger whose eyes are covered: three wrapped warnings, all on screen (not clipped under the buttons)."""
+    import cv2
+
+    from facestudio.api import default_weights_dir, load_pipeline
+    from facestudio.imageio import read_image
+
+    window = _editor(qtbot, settings, default_weights_dir())
+    reference = read_image(face_paths[1]).copy()
+    face = load_pipeline(device="cpu", detector="haar").detect(reference)[0]
+    for x, y in face.landmarks[:2]:
+        cv2.ellipse(reference, (int(x), int(y)), (reference.shape[1] // 7, reference.shape[1] // 13), 0, 0, 360,
+                    (15, 15, 20), -1)
+    path = tmp_path / "beach.png"
+    Image.fromarray(reference).save(path)
+    with qtbot.waitSignal(window.manager.finished, timeout=JOB_TIMEOUT_MS):
+        window.set_reference_photo_file(path)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    verdict = window.reference_photo_panel.verdict
+    assert "Its eyes are covered" in verdict.text()
+    qtbot.waitUntil(lambda: verdict.height() >= verdict.heightForWidth(verdict.width()), timeout=2000)
